@@ -1,0 +1,65 @@
+"""``assess()``: the one pure entry point. Case in, Assessment out; no I/O."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rccnav.core.assessment import Assessment, KnowledgeBaseRef, Warning
+from rccnav.core.baseline import prepare_baseline
+from rccnav.core.case import Case
+from rccnav.core.decisions import (
+    active_surveillance,
+    clinical_trial,
+    cytoreductive_nephrectomy,
+    genetics,
+    local_therapy,
+    metastasectomy,
+    systemic_therapy,
+    therapy_safety,
+)
+from rccnav.core.decisions.lines import current_line
+from rccnav.core.prognosis.imdc import imdc_risk
+from rccnav.core.prognosis.mskcc import mskcc_risk
+from rccnav.knowledge.model import KnowledgeBase
+
+
+def assess(
+    case: Case,
+    kb: KnowledgeBase,
+    on: date,
+    *,
+    lookback_days: int | None = None,
+) -> Assessment:
+    """Assess ``case`` as of ``on`` with knowledge base ``kb``.
+
+    ``lookback_days`` bounds how old a lab result may be (default: the
+    knowledge base's ``prognosis.lab-lookback`` rule).
+    """
+    window = lookback_days if lookback_days is not None else int(
+        kb.param("prognosis.lab-lookback", "days")
+    )
+    baseline = prepare_baseline(case, kb, on, window)
+    line = current_line(case, kb, on)
+    imdc = imdc_risk(case, baseline, kb, on, line.number)
+    mskcc = mskcc_risk(case, baseline, kb, on)
+    therapy = systemic_therapy.decide(case, imdc, line, kb)
+    safety_warnings = therapy_safety.check(case, imdc, line, therapy, kb)
+    local = local_therapy.decide(case, kb)
+    warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
+    warnings.extend(local_therapy.urgent_warnings(case, kb))
+    return Assessment(
+        on=on,
+        case_id=case.case_id,
+        knowledge_base=KnowledgeBaseRef(kb.version, kb.checksum),
+        imdc=imdc,
+        mskcc=mskcc,
+        systemic_therapy=therapy,
+        cytoreductive_nephrectomy=cytoreductive_nephrectomy.decide(case, imdc, kb),
+        metastasectomy=metastasectomy.decide(case, kb, on),
+        local_therapy=local,
+        active_surveillance=active_surveillance.decide(case, imdc, line, kb),
+        clinical_trial=clinical_trial.decide(case, therapy, kb),
+        genetics=genetics.decide(case, kb, on),
+        warnings=tuple(warnings),
+        ignored_data=(*baseline.ignored, *line.ignored),
+    )

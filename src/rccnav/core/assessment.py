@@ -1,0 +1,172 @@
+"""The Assessment: rccnav's one result type.
+
+Plain frozen dataclasses keep ``assess()`` fast; pydantic's ``TypeAdapter``
+derives the published JSON Schema from the same classes
+(``rccnav.adapters.schema``), and orjson serialises them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+FactorStatus = Literal["present", "absent", "unknown"]
+RiskGroupName = Literal["favorable", "intermediate", "poor"]
+Severity = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason behind a recommendation, with the knowledge-base rule and sources."""
+
+    text: str
+    rule: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    name: str
+    status: FactorStatus
+    evidence: str
+    value: float | None = None
+    unit: str | None = None
+    threshold: str | None = None
+    reference: str | None = None
+    source: str | None = None
+    observed_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MissingItem:
+    """An unknown factor and what knowing it could change."""
+
+    factor: str
+    needed: str
+    could_change_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Survival:
+    risk_group: RiskGroupName
+    median_os_months: float
+    setting: str
+    cohort: str
+    sources: tuple[str, ...]
+    review_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskResult:
+    model: Literal["imdc", "mskcc"]
+    risk_group: RiskGroupName | None
+    possible_groups: tuple[RiskGroupName, ...]
+    factor_count_min: int
+    factor_count_max: int
+    factors: tuple[Factor, ...]
+    missing: tuple[MissingItem, ...]
+    survival: tuple[Survival, ...]
+    rule: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TherapyOption:
+    regimen: str
+    category: Literal["preferred", "other", "certain-circumstances"]
+    name: str
+    reasons: tuple[Reason, ...]
+    sources: tuple[str, ...]
+    review_status: str
+    only_if_risk: tuple[RiskGroupName, ...] = ()
+    cautions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludedOption:
+    regimen: str
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class SystemicTherapy:
+    line: int
+    setting: str
+    preferred: tuple[str, ...]
+    other: tuple[str, ...]
+    certain_circumstances: tuple[str, ...]
+    options: tuple[TherapyOption, ...]
+    excluded: tuple[ExcludedOption, ...]
+    depends_on_unknown_risk: bool
+    reasons: tuple[Reason, ...]
+    tables: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A recommendation from one decision module, with its reasons."""
+
+    recommendation: str
+    reasons: tuple[Reason, ...]
+    unknowns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalMeasure:
+    id: str
+    title: str
+    urgency: Literal["emergency", "urgent", "routine"]
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Metastasectomy:
+    recommendation: str
+    reasons: tuple[Reason, ...]
+    unknowns: tuple[str, ...]
+    adjuvant_pembrolizumab: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    code: str
+    severity: Severity
+    message: str
+    source: str | None = None
+    rule: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBaseRef:
+    version: str
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
+class InputSummary:
+    """What the adapter read: the kind of input and resources used or not used."""
+
+    kind: str
+    used: dict[str, int] = field(default_factory=dict)
+    unused: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    on: date
+    case_id: str | None
+    knowledge_base: KnowledgeBaseRef
+    imdc: RiskResult
+    mskcc: RiskResult
+    systemic_therapy: SystemicTherapy
+    cytoreductive_nephrectomy: Decision
+    metastasectomy: Metastasectomy
+    local_therapy: tuple[LocalMeasure, ...]
+    active_surveillance: Decision
+    clinical_trial: Decision
+    genetics: Decision
+    warnings: tuple[Warning, ...]
+    ignored_data: tuple[str, ...] = field(default_factory=tuple)
+    input_summary: InputSummary | None = None

@@ -1,0 +1,197 @@
+"""Baseline values for risk scoring: labs in canonical units with their limits.
+
+A lab result is usable only if it is dated on or before the assessment date,
+falls inside the look-back window, has a convertible UCUM unit and a plausible
+value. Anything else becomes a ``data-quality`` warning and the item is
+unknown: never normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from rccnav.core.assessment import Warning
+from rccnav.core.case import Case, Measurement, ResultStatus, Sex
+from rccnav.core.units import UnitProblem, to_canonical
+from rccnav.knowledge.model import KnowledgeBase
+
+LAB_FIELDS = (
+    "hemoglobin",
+    "calcium_total",
+    "calcium_corrected",
+    "calcium_ionized",
+    "albumin",
+    "neutrophils",
+    "platelets",
+    "ldh",
+    "egfr",
+    "creatinine",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A reference limit as an interval: a lab's own limit has low == high."""
+
+    low: float
+    high: float
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabValue:
+    analyte: str
+    value: float
+    unit: str
+    observed_on: date | None
+    source: str | None
+    lower: Limit | None
+    upper: Limit | None
+    preliminary: bool
+    method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    on: date
+    labs: dict[str, LabValue]
+    warnings: tuple[Warning, ...]
+    ignored: tuple[str, ...]
+
+
+def _where(field: str, measurement: Measurement) -> str:
+    return measurement.source or f"labs.{field}"
+
+
+def _default_limit(kb: KnowledgeBase, analyte: str, which: str, sex: Sex | None) -> Limit | None:
+    rows = [d for d in kb.default_limits if d.analyte == analyte and d.limit == which]
+    if not rows:
+        return None
+    exact = [d for d in rows if sex is not None and d.sex == sex.value]
+    generic = [d for d in rows if d.sex == "any"]
+    chosen = exact or generic or rows
+    low = min(d.low for d in chosen)
+    high = max(d.high for d in chosen)
+    if exact:
+        label = f"default ({sex.value if sex else 'any'})"
+    elif generic:
+        label = "default"
+    else:
+        label = "default (sex unknown: widest range)"
+    return Limit(low, high, label)
+
+
+def _lab_value(
+    field: str, m: Measurement, case: Case, kb: KnowledgeBase, on: date, lookback: int
+) -> LabValue | Warning | str:
+    where = _where(field, m)
+    if m.date is not None and m.date > on:
+        return f"{where}: dated {m.date}, after the assessment date {on}"
+    if m.date is not None and m.date < on - timedelta(days=lookback):
+        return Warning(
+            "data-quality",
+            "warning",
+            f"{field} from {m.date} is older than the {lookback}-day look-back window "
+            f"before {on}; treated as unknown",
+            source=where,
+        )
+    analyte = kb.analytes[field]
+    value = to_canonical(m.value, m.unit, analyte)
+    if isinstance(value, UnitProblem):
+        return Warning("data-quality", "warning", f"{field}: {value.message}; treated as unknown", where)
+    low_bound, high_bound = analyte.plausible_range
+    if not low_bound <= value <= high_bound:
+        return Warning(
+            "data-quality",
+            "warning",
+            f"{field} {m.value} {m.unit} is outside the plausible range "
+            f"{low_bound}-{high_bound} {analyte.canonical_unit}; treated as unknown",
+            where,
+        )
+    factor = value / m.value if m.value else None
+
+    def scaled(limit: float | None) -> float | None:
+        if limit is None:
+            return None
+        if factor is None:
+            converted = to_canonical(limit, m.unit, analyte)
+            return None if isinstance(converted, UnitProblem) else converted
+        return limit * factor
+
+    low, high = scaled(m.low), scaled(m.high)
+    return LabValue(
+        analyte=field,
+        value=value,
+        unit=analyte.canonical_unit,
+        observed_on=m.date,
+        source=where,
+        lower=Limit(low, low, "lab") if low is not None else _default_limit(kb, field, "lower", case.sex),
+        upper=Limit(high, high, "lab") if high is not None else _default_limit(kb, field, "upper", case.sex),
+        preliminary=m.status is ResultStatus.PRELIMINARY,
+    )
+
+
+def _corrected_calcium(labs: dict[str, LabValue], kb: KnowledgeBase) -> LabValue | None:
+    """Albumin-corrected calcium: reported value as is, else Payne (reference §3.1 [9])."""
+    if "calcium_corrected" in labs:
+        reported = labs["calcium_corrected"]
+        upper = reported.upper
+        if upper is not None and upper.reference.startswith("default") and "calcium_total" in labs:
+            upper = labs["calcium_total"].upper
+        return LabValue(**{**_asdict(reported), "upper": upper, "method": "reported as corrected"})
+    total, albumin = labs.get("calcium_total"), labs.get("albumin")
+    if total is None or albumin is None:
+        return None
+    reference_albumin = kb.param("calcium.payne", "reference_albumin_g_dl")
+    slope = kb.param("calcium.payne", "mg_dl_per_g_dl")
+    corrected = total.value + slope * (reference_albumin - albumin.value)
+    return LabValue(
+        analyte="calcium_corrected",
+        value=round(corrected, 3),
+        unit=total.unit,
+        observed_on=total.observed_on,
+        source=f"{total.source} + {albumin.source}",
+        lower=total.lower,
+        upper=total.upper,
+        preliminary=total.preliminary or albumin.preliminary,
+        method=f"Payne: Ca + {slope} x ({reference_albumin} - albumin g/dL)",
+    )
+
+
+def _asdict(value: LabValue) -> dict[str, object]:
+    return {name: getattr(value, name) for name in LabValue.__slots__}
+
+
+def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int) -> Baseline:
+    labs: dict[str, LabValue] = {}
+    warnings: list[Warning] = []
+    ignored: list[str] = []
+    for field in LAB_FIELDS:
+        measurement = getattr(case.labs, field)
+        if measurement is None:
+            continue
+        result = _lab_value(field, measurement, case, kb, on, lookback_days)
+        if isinstance(result, LabValue):
+            labs[field] = result
+            if measurement.date is None:
+                warnings.append(
+                    Warning(
+                        "data-quality",
+                        "info",
+                        f"{field} has no date; assumed to be a current baseline value",
+                        result.source,
+                    )
+                )
+            if result.preliminary:
+                warnings.append(
+                    Warning("data-quality", "info", f"{field} is a preliminary result", result.source)
+                )
+        elif isinstance(result, Warning):
+            warnings.append(result)
+        else:
+            ignored.append(result)
+    corrected = _corrected_calcium(labs, kb)
+    if corrected is not None:
+        labs["calcium_corrected"] = corrected
+    return Baseline(on=on, labs=labs, warnings=tuple(warnings), ignored=tuple(ignored))

@@ -1,0 +1,55 @@
+"""Small helpers shared by decision modules: citing rules, reading the Case."""
+
+from __future__ import annotations
+
+from rccnav.core.assessment import Reason
+from rccnav.core.case import Case, Site
+from rccnav.knowledge.model import KnowledgeBase
+
+
+def because(kb: KnowledgeBase, rule_id: str, text: str | None = None) -> Reason:
+    """A reason citing a knowledge-base rule; the rule's statement unless ``text`` is given."""
+    rule = kb.rule(rule_id)
+    return Reason(text=text or rule.statement, rule=rule.id, sources=rule.sources)
+
+
+def good_performance(case: Case) -> bool | None:
+    """ECOG 0-1 / KPS >= 80, the threshold of the CN trials and KCRNC [18, 69]."""
+    ps = case.performance
+    if ps is None:
+        return None
+    if ps.kps is not None:
+        return ps.kps >= 80
+    if ps.ecog is not None:
+        return ps.ecog <= 1
+    return None
+
+
+def organ_sites(case: Case) -> set[Site]:
+    return {m.site for m in case.disease.metastases}
+
+
+def total_lesions(case: Case) -> int | None:
+    """Sum of lesion counts; unknown if any site lacks a count."""
+    counts = [m.lesions for m in case.disease.metastases]
+    if not counts or any(c is None for c in counts):
+        return None
+    return sum(c for c in counts if c is not None)
+
+
+def brain_metastases(case: Case) -> tuple[bool | None, bool | None]:
+    """(present, untreated) for brain metastases; None where not recorded."""
+    brain = [m for m in case.disease.metastases if m.site is Site.BRAIN]
+    if not brain:
+        return (False if case.disease.metastases_recorded else None), None
+    untreated = any(m.treated is not True for m in brain)
+    return True, untreated
+
+
+def primary_symptomatic(case: Case) -> bool | None:
+    p = case.primary_tumour
+    if p.bleeding or p.pain:
+        return True
+    if p.bleeding is False and p.pain is False:
+        return False
+    return None

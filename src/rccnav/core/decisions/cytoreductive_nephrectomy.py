@@ -1,0 +1,91 @@
+"""Is cytoreductive nephrectomy (CN) worth considering, now or deferred?
+
+The seed's four criteria favour CN; the reference adds the cautions that
+override them (EAU 2019 after CARMENA/SURTIME [106], KCRNC 2019 [69]).
+"""
+
+from __future__ import annotations
+
+from rccnav.core.assessment import Decision, Reason, RiskResult
+from rccnav.core.case import Case, RenalShare, Response
+from rccnav.core.decisions.common import because, brain_metastases, good_performance, primary_symptomatic
+from rccnav.knowledge.model import KnowledgeBase
+
+
+def _against(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> list[Reason]:
+    reasons: list[Reason] = []
+    if imdc.risk_group == "poor":
+        reasons.append(because(kb, "cn.avoid-poor-risk"))
+    _, untreated_brain = brain_metastases(case)
+    if untreated_brain:
+        reasons.append(because(kb, "cn.avoid-active-brain-metastases"))
+    if case.primary_tumour.renal_share_of_burden is RenalShare.LOW:
+        reasons.append(because(kb, "cn.avoid-low-renal-share"))
+    if good_performance(case) is False:
+        reasons.append(because(kb, "cn.avoid-poor-performance"))
+    if case.disease.rapidly_progressing:
+        reasons.append(because(kb, "cn.avoid-rapid-progression"))
+    if case.disease.symptomatic_metastases:
+        reasons.append(because(kb, "cn.avoid-symptomatic-metastases"))
+    if case.primary_tumour.resectable is False:
+        reasons.append(because(kb, "cn.requires-resectable-primary"))
+    return reasons
+
+
+def _seed_criteria(case: Case, kb: KnowledgeBase) -> list[Reason]:
+    p = case.primary_tumour
+    reasons: list[Reason] = []
+    if p.renal_share_of_burden is RenalShare.HIGH:
+        reasons.append(because(kb, "cn.high-renal-burden"))
+    if primary_symptomatic(case):
+        reasons.append(because(kb, "cn.symptomatic-primary"))
+    if p.paraneoplastic_syndrome:
+        reasons.append(because(kb, "cn.paraneoplastic"))
+    if good_performance(case) and p.contralateral_kidney_normal:
+        reasons.append(because(kb, "cn.excellent-performance"))
+    return reasons
+
+
+def _unknowns(case: Case, imdc: RiskResult) -> tuple[str, ...]:
+    p = case.primary_tumour
+    items = {
+        "primary tumour in place or removed": p.in_place is None and p.nephrectomy_date is None,
+        "IMDC risk group": imdc.risk_group is None,
+        "performance status": good_performance(case) is None,
+        "resectability of the primary": p.resectable is None,
+        "share of tumour burden in the kidney": p.renal_share_of_burden is None,
+        "symptoms from the primary (bleeding, pain)": primary_symptomatic(case) is None,
+        "brain imaging": brain_metastases(case)[0] is None,
+        "contralateral kidney function": p.contralateral_kidney_normal is None,
+    }
+    return tuple(name for name, unknown in items.items() if unknown)
+
+
+def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
+    if case.primary_tumour.removed:
+        return Decision("not-applicable", (because(kb, "cn.primary-removed"),))
+    unknowns = _unknowns(case, imdc)
+    against = _against(case, imdc, kb)
+    if against:
+        return Decision("not-recommended", tuple(against), unknowns)
+    if any(
+        t.best_response in (Response.COMPLETE, Response.PARTIAL) for t in case.metastatic_prior_therapies
+    ):
+        return Decision("consider-deferred", (because(kb, "cn.deferred-after-response"),), unknowns)
+    favouring = _seed_criteria(case, kb)
+    if "poor" in imdc.possible_groups and imdc.risk_group is None:
+        return Decision(
+            "consider-deferred",
+            (because(kb, "cn.risk-undetermined"), *favouring),
+            unknowns,
+        )
+    if imdc.risk_group == "intermediate" and primary_symptomatic(case) is not True:
+        return Decision(
+            "consider-deferred", (because(kb, "cn.no-immediate-cn-intermediate"), *favouring), unknowns
+        )
+    if favouring and case.primary_tumour.resectable is not False:
+        reasons = [*favouring]
+        if case.primary_tumour.resectable is None:
+            reasons.append(because(kb, "cn.requires-resectable-primary"))
+        return Decision("consider-upfront", tuple(reasons), unknowns)
+    return Decision("consider-deferred", (because(kb, "cn.deferred-default"),), unknowns)

@@ -1,0 +1,350 @@
+"""Systemic therapy for the current line: by histology, IMDC group and prior therapy.
+
+Recommendation tables are knowledge-base data; this module picks the rows that
+apply, merges them across the risk groups still possible, and applies the
+modifiers the reference names: sarcomatoid features favour checkpoint
+inhibitors, no PD-1/PD-L1 rechallenge after progression, contraindications
+demote or remove, regimens already received are not offered again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rccnav.core.assessment import (
+    ExcludedOption,
+    Reason,
+    RiskGroupName,
+    RiskResult,
+    SystemicTherapy,
+    TherapyOption,
+)
+from rccnav.core.case import Case, Gene, Histology
+from rccnav.core.decisions.common import because
+from rccnav.core.decisions.lines import Line
+from rccnav.knowledge.model import (
+    CHECKPOINT_CLASSES,
+    PD1_AXIS_CLASSES,
+    KnowledgeBase,
+    TherapyTable,
+)
+
+CATEGORIES = ("preferred", "other", "certain-circumstances")
+_RANK = {name: rank for rank, name in enumerate(CATEGORIES)}
+
+
+@dataclass
+class _Draft:
+    category: str
+    reasons: list[Reason] = field(default_factory=list)
+    only_if_risk: tuple[RiskGroupName, ...] = ()
+    cautions: list[str] = field(default_factory=list)
+
+
+def effective_histology(case: Case) -> Histology | None:
+    """Histology as treated: FH germline with papillary/unclassified tumours is FH-deficient RCC."""
+    histology = case.diagnosis.histology
+    if Gene.FH in case.germline.pathogenic_variants and histology in (
+        None,
+        Histology.PAPILLARY,
+        Histology.UNCLASSIFIED,
+    ):
+        return Histology.FH_DEFICIENT
+    return histology
+
+
+def _table_rows(
+    kb: KnowledgeBase, histology: str, line: Line
+) -> tuple[list[TherapyTable], list[Reason]]:
+    reasons: list[Reason] = []
+    rows = [t for t in kb.therapy_tables if histology in t.histologies]
+    if line.number == 1 or not line.exposure:
+        if line.number > 1:
+            reasons.append(
+                because(
+                    kb,
+                    "therapy.no-targeted-exposure",
+                    "Prior therapy included neither a checkpoint inhibitor nor a VEGF-targeted "
+                    "agent, so first-line options apply.",
+                )
+            )
+        return [t for t in rows if t.line == "first"], reasons
+    subsequent = [t for t in rows if t.line == "subsequent"]
+    exact = [t for t in subsequent if set(t.after_classes) == line.exposure]
+    if exact:
+        return exact, reasons
+    covering = [t for t in subsequent if set(t.after_classes) <= line.exposure]
+    best = max((len(t.after_classes) for t in covering), default=0)
+    return [t for t in covering if len(t.after_classes) == best], reasons
+
+
+def _merge(
+    rows: list[TherapyTable], possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
+) -> dict[str, _Draft]:
+    """Category per option across possible risk groups: the least favourable wins."""
+    per_group: dict[RiskGroupName, dict[str, tuple[str, TherapyTable]]] = {}
+    for group in possible:
+        listing: dict[str, tuple[str, TherapyTable]] = {}
+        for row in rows:
+            if group not in row.risk_groups:
+                continue
+            for category, options in (
+                ("preferred", row.preferred),
+                ("other", row.other),
+                ("certain-circumstances", row.certain_circumstances),
+            ):
+                for option in options:
+                    if option not in listing or _RANK[category] < _RANK[listing[option][0]]:
+                        listing[option] = (category, row)
+        per_group[group] = listing
+    drafts: dict[str, _Draft] = {}
+    all_options = {o for listing in per_group.values() for o in listing}
+    for option in sorted(all_options):
+        ranks = {g: _RANK[per_group[g][option][0]] if option in per_group[g] else 3 for g in possible}
+        worst, best = max(ranks.values()), min(ranks.values())
+        category = CATEGORIES[min(worst, 2)]
+        reasons = [
+            Reason(
+                text=f"Listed as {per_group[g][option][0]} in table {row.id}"
+                + (f" for {g} risk" if len(possible) > 1 else ""),
+                rule=row.id,
+                sources=row.sources,
+            )
+            for g in possible
+            if option in per_group[g]
+            for row in [per_group[g][option][1]]
+        ]
+        draft = _Draft(category, _dedupe(reasons))
+        if worst != best:
+            draft.only_if_risk = tuple(g for g in possible if ranks[g] == best)
+            draft.reasons.append(
+                Reason(
+                    text=f"Would be {CATEGORIES[best]} if the IMDC group is "
+                    f"{' or '.join(draft.only_if_risk)}; the group is not yet determined.",
+                    rule="prognosis.imdc",
+                    sources=kb.rule("prognosis.imdc").sources,
+                )
+            )
+        drafts[option] = draft
+    return drafts
+
+
+def _dedupe(reasons: Iterable[Reason]) -> list[Reason]:
+    seen: set[tuple[str, str | None]] = set()
+    out: list[Reason] = []
+    for reason in reasons:
+        key = (reason.text, reason.rule)
+        if key not in seen:
+            seen.add(key)
+            out.append(reason)
+    return out
+
+
+def _agents(kb: KnowledgeBase, option: str) -> tuple[str, ...]:
+    regimen = kb.regimens.get(option)
+    return regimen.agents if regimen else ()
+
+
+def _has_class(kb: KnowledgeBase, option: str, classes: frozenset[object]) -> bool:
+    return any(kb.agents[a].agent_class in classes for a in _agents(kb, option))
+
+
+def _demote(draft: _Draft) -> None:
+    draft.category = CATEGORIES[min(_RANK[draft.category] + 1, 2)]
+
+
+def _apply_sarcomatoid(
+    case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, reasons: list[Reason]
+) -> None:
+    if case.diagnosis.sarcomatoid is not True:
+        return
+    reason = because(kb, "therapy.sarcomatoid-favours-ici")
+    reasons.append(reason)
+    for option, draft in drafts.items():
+        if option in kb.non_drug_options:
+            continue
+        has_ici = _has_class(kb, option, CHECKPOINT_CLASSES)
+        if has_ici and draft.category != "preferred":
+            draft.category = "preferred"
+            draft.reasons.append(reason)
+        elif not has_ici and draft.category == "preferred":
+            draft.category = "other"
+            draft.reasons.append(reason)
+
+
+def _apply_prior_therapy(
+    line: Line, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
+) -> None:
+    if line.number == 1:
+        return
+    for option in list(drafts):
+        agents = _agents(kb, option)
+        if agents and set(agents) <= line.prior_agents:
+            excluded.append(ExcludedOption(option, because(
+                kb, "therapy.no-repeat-regimen",
+                f"{kb.regimens[option].name} was already given in a prior line.",
+            )))
+            del drafts[option]
+            continue
+        if _has_class(kb, option, PD1_AXIS_CLASSES) and "checkpoint-inhibitor" in line.exposure:
+            if line.progressed_on_pd1_axis:
+                excluded.append(ExcludedOption(option, because(kb, "therapy.no-pd1-rechallenge")))
+                del drafts[option]
+            else:
+                drafts[option].category = "certain-circumstances"
+                drafts[option].reasons.append(because(
+                    kb, "therapy.no-pd1-rechallenge",
+                    "A PD-1/PD-L1 inhibitor was given before; rechallenge is not preferred "
+                    "(CONTACT-03, TiNivo-2); only in selected cases where it was not stopped "
+                    "for progression.",
+                ))
+
+
+def _apply_contraindications(
+    case: Case,
+    drafts: dict[str, _Draft],
+    kb: KnowledgeBase,
+    excluded: list[ExcludedOption],
+    reasons: list[Reason],
+) -> None:
+    unknown_relevant: set[str] = set()
+    for rule in kb.contraindications:
+        flag = getattr(case.comorbidities, rule.comorbidity)
+        affected = [
+            option
+            for option in drafts
+            if any(
+                kb.agents[a].agent_class in rule.agent_classes or a in rule.agents
+                for a in _agents(kb, option)
+            )
+        ]
+        if not affected:
+            continue
+        if flag is None:
+            if rule.severity != "caution":
+                unknown_relevant.add(rule.comorbidity.replace("_", " "))
+            continue
+        if flag is False:
+            continue
+        reason = Reason(rule.message, rule.id, rule.sources)
+        for option in affected:
+            if rule.severity == "absolute":
+                excluded.append(ExcludedOption(option, reason))
+                del drafts[option]
+            elif rule.severity == "relative":
+                _demote(drafts[option])
+                drafts[option].reasons.append(reason)
+                drafts[option].cautions.append(rule.message)
+            else:
+                drafts[option].cautions.append(rule.message)
+    if unknown_relevant:
+        reasons.append(
+            because(
+                kb,
+                "therapy.contraindications-unknown",
+                "Not recorded, and each could demote or exclude listed regimens: "
+                + ", ".join(sorted(unknown_relevant))
+                + ".",
+            )
+        )
+
+
+def _explicit_exclusions(
+    histology: str,
+    line: Line,
+    possible: tuple[RiskGroupName, ...],
+    drafts: dict[str, _Draft],
+    kb: KnowledgeBase,
+    excluded: list[ExcludedOption],
+) -> None:
+    """First-line regimens a rule rules out for every possible group (ipi+nivo if favorable)."""
+    if line.number != 1:
+        return
+    for rule in kb.rules.values():
+        if not rule.id.startswith("therapy.not-for-"):
+            continue
+        regimen = str(rule.parameters["regimen"])
+        groups = set(str(rule.parameters["risk_groups"]).split(","))
+        histologies = set(str(rule.parameters["histologies"]).split(","))
+        if histology in histologies and regimen not in drafts and set(possible) <= groups:
+            excluded.append(ExcludedOption(regimen, because(kb, rule.id)))
+
+
+def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> SystemicTherapy:
+    reasons: list[Reason] = []
+    excluded: list[ExcludedOption] = []
+    histology = effective_histology(case)
+    if histology is None:
+        reasons.append(because(kb, "therapy.histology-unknown"))
+        table_histology = Histology.CLEAR_CELL.value
+    else:
+        table_histology = histology.value
+    rows, row_reasons = _table_rows(kb, table_histology, line)
+    reasons.extend(row_reasons)
+    possible = imdc.possible_groups
+    drafts = _merge(rows, possible, kb)
+    _explicit_exclusions(table_histology, line, possible, drafts, kb, excluded)
+    _apply_prior_therapy(line, drafts, kb, excluded)
+    _apply_sarcomatoid(case, drafts, kb, reasons)
+    _apply_contraindications(case, drafts, kb, excluded, reasons)
+    options = tuple(
+        TherapyOption(
+            regimen=option,
+            category=draft.category,  # type: ignore[arg-type]
+            name=_name(kb, option),
+            reasons=tuple(_dedupe(draft.reasons)),
+            sources=_sources(kb, option),
+            review_status=_status(kb, option),
+            only_if_risk=draft.only_if_risk,
+            cautions=tuple(dict.fromkeys(draft.cautions)),
+        )
+        for option, draft in sorted(drafts.items(), key=lambda kv: (_RANK[kv[1].category], kv[0]))
+    )
+    return SystemicTherapy(
+        line=line.number,
+        setting="first-line" if line.number == 1 else f"line {line.number} (after {_after(line)})",
+        preferred=tuple(o.regimen for o in options if o.category == "preferred"),
+        other=tuple(o.regimen for o in options if o.category == "other"),
+        certain_circumstances=tuple(
+            o.regimen for o in options if o.category == "certain-circumstances"
+        ),
+        options=options,
+        excluded=tuple(excluded),
+        depends_on_unknown_risk=any(o.only_if_risk for o in options) or len(possible) > 1
+        and _differs(rows, possible),
+        reasons=tuple(_dedupe(reasons)),
+        tables=tuple(row.id for row in rows),
+    )
+
+
+def _differs(rows: list[TherapyTable], possible: tuple[RiskGroupName, ...]) -> bool:
+    listings = {
+        group: tuple(
+            (r.preferred, r.other, r.certain_circumstances) for r in rows if group in r.risk_groups
+        )
+        for group in possible
+    }
+    return len(set(listings.values())) > 1
+
+
+def _after(line: Line) -> str:
+    return " and ".join(sorted(line.exposure)) or "other systemic therapy"
+
+
+def _name(kb: KnowledgeBase, option: str) -> str:
+    if option in kb.regimens:
+        return kb.regimens[option].name
+    return kb.non_drug_options[option].name
+
+
+def _sources(kb: KnowledgeBase, option: str) -> tuple[str, ...]:
+    if option in kb.regimens:
+        return kb.regimens[option].sources
+    return kb.non_drug_options[option].sources
+
+
+def _status(kb: KnowledgeBase, option: str) -> str:
+    if option in kb.regimens:
+        return kb.regimens[option].status.value
+    return kb.non_drug_options[option].status.value

@@ -1,0 +1,201 @@
+"""Safety guard on the proposed therapy and on the options recommended.
+
+Flags ineffective therapy (chemotherapy in clear-cell disease, progestins),
+experimental therapy, low-benefit cytokines, combinations no guideline lists,
+regimens that do not fit the risk group or line, PD-1/PD-L1 rechallenge and
+contraindications (reference §§4.5, 5.2, 11-13).
+"""
+
+from __future__ import annotations
+
+from rccnav.core.assessment import RiskResult, SystemicTherapy, Warning
+from rccnav.core.case import Case
+from rccnav.core.decisions.lines import Line
+from rccnav.core.decisions.systemic_therapy import effective_histology
+from rccnav.knowledge.model import PD1_AXIS_CLASSES, KnowledgeBase
+
+
+def _resolve(case: Case, kb: KnowledgeBase) -> tuple[list[str], list[Warning]]:
+    proposed = case.proposed_therapy
+    if proposed is None:
+        return [], []
+    where = proposed.source or "proposed_therapy"
+    agents: list[str] = []
+    warnings: list[Warning] = []
+    for name in proposed.agents:
+        agent_id = kb.resolve_agent(name)
+        if agent_id is None:
+            warnings.append(
+                Warning(
+                    "unrecognised-therapy",
+                    "warning",
+                    f"proposed agent {name!r} is not in the knowledge base: rccnav cannot check it",
+                    source=where,
+                )
+            )
+        else:
+            agents.append(agent_id)
+    return sorted(set(agents)), warnings
+
+
+def _category_warnings(
+    case: Case, agents: list[str], kb: KnowledgeBase, where: str
+) -> list[Warning]:
+    histology = effective_histology(case)
+    warnings: list[Warning] = []
+    for category in kb.therapy_categories:
+        hits = [
+            a for a in agents if a in category.agents or kb.agents[a].agent_class in category.agent_classes
+        ]
+        if not hits:
+            continue
+        if histology is not None and histology.value in category.except_histologies:
+            continue
+        code = {
+            "ineffective": "ineffective-therapy",
+            "experimental": "experimental-therapy",
+            "low-benefit": "low-benefit-therapy",
+        }[category.kind]
+        message = f"{', '.join(hits)}: {category.message}"
+        if histology is None and category.except_histologies:
+            message += (
+                " Histology is unknown: this does not apply to "
+                + ", ".join(category.except_histologies)
+                + " carcinoma."
+            )
+        severity = "critical" if category.kind == "ineffective" else "warning"
+        warnings.append(Warning(code, severity, message, where, category.id, category.sources))  # type: ignore[arg-type]
+    return warnings
+
+
+def _regimen_warnings(
+    agents: list[str], therapy: SystemicTherapy, line: Line, kb: KnowledgeBase, where: str
+) -> list[Warning]:
+    regimen_id = "+".join(agents)
+    warnings: list[Warning] = []
+    for combo in kb.nonstandard_combinations:
+        if set(combo.agents) == set(agents):
+            meant = ", ".join(kb.regimens[r].name for r in combo.likely_meant)
+            warnings.append(
+                Warning(
+                    "nonstandard-regimen",
+                    "critical",
+                    f"{combo.message} Did you mean: {meant}?",
+                    where,
+                    combo.id,
+                    combo.sources,
+                )
+            )
+            return warnings
+    listed = {*therapy.preferred, *therapy.other, *therapy.certain_circumstances}
+    if len(agents) > 1 and regimen_id not in kb.regimens:
+        rule = kb.rule("safety.unlisted-combination")
+        warnings.append(
+            Warning(
+                "nonstandard-regimen",
+                "critical",
+                f"{' + '.join(agents)} is not a regimen in any guideline rccnav knows. "
+                + rule.statement,
+                where,
+                rule.id,
+                rule.sources,
+            )
+        )
+        return warnings
+    if regimen_id in kb.regimens and regimen_id not in listed:
+        excluded = {e.regimen: e.reason for e in therapy.excluded}
+        if regimen_id in excluded:
+            reason = excluded[regimen_id]
+            is_rechallenge = reason.rule == "therapy.no-pd1-rechallenge"
+            code = "ici-rechallenge" if is_rechallenge else "regimen-not-recommended"
+            warnings.append(
+                Warning(
+                    code,
+                    "warning",
+                    f"{kb.regimens[regimen_id].name} is not recommended here: {reason.text}",
+                    where,
+                    reason.rule,
+                    reason.sources,
+                )
+            )
+        elif not _category_only(agents, kb):
+            rule = kb.rule("safety.regimen-not-listed-for-setting")
+            warnings.append(
+                Warning(
+                    "regimen-not-recommended",
+                    "warning",
+                    f"{kb.regimens[regimen_id].name} is not listed for {therapy.setting}"
+                    f" with this histology and risk group. {rule.statement}",
+                    where,
+                    rule.id,
+                    rule.sources,
+                )
+            )
+    del line
+    return warnings
+
+
+def _category_only(agents: list[str], kb: KnowledgeBase) -> bool:
+    """True when the category warnings already cover every agent."""
+    return all(
+        any(a in c.agents or kb.agents[a].agent_class in c.agent_classes for c in kb.therapy_categories)
+        for a in agents
+    )
+
+
+def _contraindication_warnings(
+    case: Case, agents: list[str], therapy: SystemicTherapy, kb: KnowledgeBase
+) -> list[Warning]:
+    warnings: list[Warning] = []
+    recommended = [o.regimen for o in therapy.options if o.category != "certain-circumstances"]
+    for rule in kb.contraindications:
+        if getattr(case.comorbidities, rule.comorbidity) is not True:
+            continue
+
+        def hit(agent: str, classes: object = rule.agent_classes) -> bool:
+            return agent in rule.agents or kb.agents[agent].agent_class in classes  # type: ignore[operator]
+
+        in_proposal = [a for a in agents if hit(a)]
+        in_options = [
+            r for r in (*recommended, *(e.regimen for e in therapy.excluded))
+            if r in kb.regimens and any(hit(a) for a in kb.regimens[r].agents)
+        ]
+        if not in_proposal and not in_options:
+            continue
+        where = case.comorbidities.sources.get(rule.comorbidity, f"comorbidities.{rule.comorbidity}")
+        subject = (
+            f"proposed {', '.join(in_proposal)}" if in_proposal else "checkpoint-inhibitor regimens"
+            if rule.warning_code == "ici-contraindication" else "listed regimens"
+        )
+        severity = "critical" if rule.severity == "absolute" or in_proposal else "warning"
+        warnings.append(
+            Warning(
+                rule.warning_code,
+                severity,  # type: ignore[arg-type]
+                f"{rule.message} Affects {subject}.",
+                where,
+                rule.id,
+                rule.sources,
+            )
+        )
+    return warnings
+
+
+def check(
+    case: Case, imdc: RiskResult, line: Line, therapy: SystemicTherapy, kb: KnowledgeBase
+) -> list[Warning]:
+    agents, warnings = _resolve(case, kb)
+    where = (case.proposed_therapy.source if case.proposed_therapy else None) or "proposed_therapy"
+    if agents:
+        warnings.extend(_category_warnings(case, agents, kb, where))
+        warnings.extend(_regimen_warnings(agents, therapy, line, kb, where))
+        if (
+            line.progressed_on_pd1_axis
+            and any(kb.agents[a].agent_class in PD1_AXIS_CLASSES for a in agents)
+            and not any(w.code == "ici-rechallenge" for w in warnings)
+        ):
+            rule = kb.rule("therapy.no-pd1-rechallenge")
+            warnings.append(Warning("ici-rechallenge", "warning", rule.statement, where, rule.id, rule.sources))
+    warnings.extend(_contraindication_warnings(case, agents, therapy, kb))
+    del imdc
+    return warnings

@@ -1,0 +1,185 @@
+"""Shared risk factors of the IMDC and MSKCC models, each present/absent/unknown.
+
+Every function returns a :class:`Factor` that carries its evidence: the value,
+unit, threshold and whose reference range decided it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rccnav.core.assessment import Factor
+from rccnav.core.baseline import Baseline, LabValue, Limit
+from rccnav.core.case import Case
+from rccnav.knowledge.model import KnowledgeBase
+
+
+def first_anniversary(day: date) -> date:
+    """The same calendar day one year later; 29 February maps to 28 February."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def treatment_date(case: Case, on: date) -> date:
+    """Start of the therapy being risk-stratified: the planned start if given, else ``on``."""
+    planned = case.proposed_therapy.planned_start if case.proposed_therapy else None
+    return planned if planned is not None else on
+
+
+def time_to_treatment(case: Case, on: date, kb: KnowledgeBase) -> Factor:
+    rule = kb.rule("prognosis.time-to-treatment")
+    diagnosed = case.diagnosis.date
+    start = treatment_date(case, on)
+    name = "time_to_treatment"
+    if diagnosed is None:
+        return Factor(name, "unknown", "date of initial RCC diagnosis is unknown", threshold=rule.statement)
+    if diagnosed > start:
+        return Factor(
+            name,
+            "unknown",
+            f"diagnosis date {diagnosed} is after the treatment date {start}",
+            source=case.diagnosis.source,
+        )
+    days = (start - diagnosed).days
+    present = start < first_anniversary(diagnosed)
+    return Factor(
+        name,
+        "present" if present else "absent",
+        f"{days} days from initial diagnosis ({diagnosed}) to treatment ({start}); "
+        f"{'before' if present else 'on or after'} the first anniversary {first_anniversary(diagnosed)}",
+        value=float(days),
+        unit="d",
+        threshold="< 1 calendar year",
+        source=case.diagnosis.source or "diagnosis.date",
+        observed_on=diagnosed,
+    )
+
+
+def performance_status(case: Case, kb: KnowledgeBase) -> Factor:
+    """KPS < 80 (IMDC [1], MSKCC [7]); ECOG is converted honestly (reference §3.3)."""
+    name = "performance_status"
+    ps = case.performance
+    if ps is None or (ps.kps is None and ps.ecog is None):
+        return Factor(name, "unknown", "neither KPS nor ECOG recorded", threshold="KPS < 80")
+    source = ps.source or "performance"
+    if ps.kps is not None:
+        present = ps.kps < 80
+        return Factor(
+            name,
+            "present" if present else "absent",
+            f"KPS {ps.kps} {'<' if present else '>='} 80",
+            value=float(ps.kps),
+            unit="%",
+            threshold="KPS < 80",
+            reference="Karnofsky",
+            source=source,
+            observed_on=ps.date,
+        )
+    assert ps.ecog is not None
+    low = kb.param("prognosis.ecog-to-kps", f"ecog{ps.ecog}_kps_low")
+    high = kb.param("prognosis.ecog-to-kps", f"ecog{ps.ecog}_kps_high")
+    if high < 80:
+        status, verdict = "present", "all below 80"
+    elif low >= 80:
+        status, verdict = "absent", "all 80 or above"
+    else:
+        status, verdict = "unknown", "spans 80: record KPS to settle this factor"
+    return Factor(
+        name,
+        status,  # type: ignore[arg-type]
+        f"ECOG {ps.ecog} corresponds to KPS {low:.0f}-{high:.0f} ({verdict})",
+        value=float(ps.ecog),
+        unit="ECOG",
+        threshold="KPS < 80",
+        reference="ECOG-KPS conversion (Oken 1982; Karnofsky 1949)",
+        source=source,
+        observed_on=ps.date,
+    )
+
+
+def _describe(lab: LabValue) -> str:
+    text = f"{lab.value:g} {lab.unit}"
+    if lab.method and lab.analyte == "calcium_corrected":
+        text += f" ({lab.method})"
+    return text
+
+
+def below_lower_limit(name: str, lab: LabValue | None, missing: str) -> Factor:
+    if lab is None:
+        return Factor(name, "unknown", missing, threshold="< LLN")
+    limit = lab.lower
+    if limit is None:
+        return Factor(name, "unknown", f"{_describe(lab)}, no lower limit known", source=lab.source)
+    if lab.value < limit.low:
+        status, verdict = "present", "below"
+    elif lab.value >= limit.high:
+        status, verdict = "absent", "not below"
+    else:
+        status, verdict = "unknown", "within the span of fallback limits"
+    return _lab_factor(name, lab, status, verdict, limit, "< LLN")
+
+
+def above_upper_limit(
+    name: str, lab: LabValue | None, missing: str, multiple: float = 1.0, label: str = "> ULN"
+) -> Factor:
+    if lab is None:
+        return Factor(name, "unknown", missing, threshold=label)
+    limit = lab.upper
+    if limit is None:
+        return Factor(name, "unknown", f"{_describe(lab)}, no upper limit known", source=lab.source)
+    scaled = Limit(limit.low * multiple, limit.high * multiple, limit.reference)
+    if lab.value > scaled.high:
+        status, verdict = "present", "above"
+    elif lab.value <= scaled.low:
+        status, verdict = "absent", "not above"
+    else:
+        status, verdict = "unknown", "within the span of fallback limits"
+    return _lab_factor(name, lab, status, verdict, scaled, label)
+
+
+def above_absolute(name: str, lab: LabValue | None, missing: str, cutoff: float) -> Factor:
+    if lab is None:
+        return Factor(name, "unknown", missing, threshold=f"> {cutoff:g}")
+    present = lab.value > cutoff
+    return Factor(
+        name,
+        "present" if present else "absent",
+        f"{_describe(lab)} {'>' if present else '<='} {cutoff:g} {lab.unit}",
+        value=lab.value,
+        unit=lab.unit,
+        threshold=f"> {cutoff:g} {lab.unit}",
+        reference="absolute cut-off",
+        source=lab.source,
+        observed_on=lab.observed_on,
+    )
+
+
+def _lab_factor(
+    name: str, lab: LabValue, status: str, verdict: str, limit: Limit, label: str
+) -> Factor:
+    shown = f"{limit.low:g}" if limit.low == limit.high else f"{limit.low:g}-{limit.high:g}"
+    return Factor(
+        name,
+        status,  # type: ignore[arg-type]
+        f"{_describe(lab)} is {verdict} the limit {shown} {lab.unit} ({limit.reference})",
+        value=lab.value,
+        unit=lab.unit,
+        threshold=f"{label} ({shown} {lab.unit})",
+        reference=limit.reference,
+        source=lab.source,
+        observed_on=lab.observed_on,
+    )
+
+
+def calcium_lab(baseline: Baseline) -> tuple[LabValue | None, str]:
+    """The calcium value to score and, if none, what is missing."""
+    labs = baseline.labs
+    if "calcium_corrected" in labs:
+        return labs["calcium_corrected"], ""
+    if "calcium_ionized" in labs:
+        return labs["calcium_ionized"], ""
+    if "calcium_total" in labs:
+        return None, "total calcium known but albumin missing: corrected calcium cannot be computed"
+    return None, "no usable calcium result"

@@ -1,0 +1,27 @@
+"""IMDC (Heng) model: six factors, lab-relative limits (Heng 2009 [1], 2013 [2])."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rccnav.core.assessment import RiskResult
+from rccnav.core.baseline import Baseline
+from rccnav.core.case import Case
+from rccnav.core.prognosis import factors as f
+from rccnav.core.prognosis.risk import classify
+from rccnav.knowledge.model import KnowledgeBase
+
+
+def imdc_risk(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date, line: int) -> RiskResult:
+    labs = baseline.labs
+    calcium, calcium_missing = f.calcium_lab(baseline)
+    factors = (
+        f.performance_status(case, kb),
+        f.time_to_treatment(case, on, kb),
+        f.below_lower_limit("hemoglobin", labs.get("hemoglobin"), "no usable hemoglobin result"),
+        f.above_upper_limit("calcium", calcium, calcium_missing),
+        f.above_upper_limit("neutrophils", labs.get("neutrophils"), "no usable neutrophil count"),
+        f.above_upper_limit("platelets", labs.get("platelets"), "no usable platelet count"),
+    )
+    setting = "first-line" if line == 1 else "second-line"
+    return classify("imdc", factors, kb, "prognosis.imdc", setting)

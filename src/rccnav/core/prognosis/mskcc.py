@@ -1,0 +1,36 @@
+"""MSKCC (Motzer 2002) model: five factors, absolute calcium and LDH multiple [7]."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rccnav.core.assessment import RiskResult
+from rccnav.core.baseline import Baseline
+from rccnav.core.case import Case
+from rccnav.core.prognosis import factors as f
+from rccnav.core.prognosis.risk import classify
+from rccnav.knowledge.model import KnowledgeBase
+
+
+def mskcc_risk(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date) -> RiskResult:
+    labs = baseline.labs
+    calcium, calcium_missing = f.calcium_lab(baseline)
+    if calcium is not None and calcium.analyte == "calcium_ionized":
+        # The 10 mg/dL cut-off applies to corrected total calcium only.
+        calcium, calcium_missing = None, "only ionized calcium known: MSKCC needs corrected total calcium"
+    factors = (
+        f.performance_status(case, kb),
+        f.time_to_treatment(case, on, kb),
+        f.below_lower_limit("hemoglobin", labs.get("hemoglobin"), "no usable hemoglobin result"),
+        f.above_absolute(
+            "calcium", calcium, calcium_missing, kb.param("prognosis.mskcc", "calcium_mg_dl")
+        ),
+        f.above_upper_limit(
+            "ldh",
+            labs.get("ldh"),
+            "no usable LDH result",
+            multiple=kb.param("prognosis.mskcc", "ldh_uln_multiple"),
+            label="> 1.5 x ULN",
+        ),
+    )
+    return classify("mskcc", factors, kb, "prognosis.mskcc", "first-line")

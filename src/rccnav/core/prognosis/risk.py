@@ -1,0 +1,73 @@
+"""From factors to a risk group, honestly: with unknowns, the set of possible groups."""
+
+from __future__ import annotations
+
+from rccnav.core.assessment import Factor, MissingItem, RiskGroupName, RiskResult, Survival
+from rccnav.knowledge.model import KnowledgeBase
+
+GROUP_ORDER: tuple[RiskGroupName, ...] = ("favorable", "intermediate", "poor")
+
+NEEDED = {
+    "performance_status": "Karnofsky performance status (KPS)",
+    "time_to_treatment": "date of the initial RCC diagnosis",
+    "hemoglobin": "hemoglobin with the lab's reference range",
+    "calcium": "serum calcium with albumin (or a corrected calcium)",
+    "neutrophils": "absolute neutrophil count with the lab's reference range",
+    "platelets": "platelet count with the lab's reference range",
+    "ldh": "LDH with the lab's upper limit of normal",
+}
+
+
+def group_for_count(count: int) -> RiskGroupName:
+    # 0 favorable, 1-2 intermediate, >= 3 poor: IMDC [1] and MSKCC 2002 [7] alike.
+    if count == 0:
+        return "favorable"
+    return "intermediate" if count <= 2 else "poor"
+
+
+def classify(
+    model: str,
+    factors: tuple[Factor, ...],
+    kb: KnowledgeBase,
+    rule_id: str,
+    survival_setting: str,
+) -> RiskResult:
+    present = sum(1 for f in factors if f.status == "present")
+    unknown = [f for f in factors if f.status == "unknown"]
+    counts = range(present, present + len(unknown) + 1)
+    possible = tuple(g for g in GROUP_ORDER if g in {group_for_count(c) for c in counts})
+    group = possible[0] if len(possible) == 1 else None
+    base_group = group_for_count(present)
+    missing = tuple(
+        MissingItem(
+            factor=f.name,
+            needed=NEEDED.get(f.name, f.name),
+            could_change_group=group_for_count(present + 1) != base_group or len(possible) > 1,
+        )
+        for f in unknown
+    )
+    rule = kb.rule(rule_id)
+    survival = tuple(
+        Survival(
+            risk_group=row.risk_group,
+            median_os_months=row.median_os_months,
+            setting=row.setting,
+            cohort=row.cohort,
+            sources=row.sources,
+            review_status=row.status.value,
+        )
+        for row in kb.survival
+        if row.model == model and row.setting == survival_setting and row.risk_group in possible
+    )
+    return RiskResult(
+        model=model,  # type: ignore[arg-type]
+        risk_group=group,
+        possible_groups=possible,
+        factor_count_min=present,
+        factor_count_max=present + len(unknown),
+        factors=factors,
+        missing=missing,
+        survival=survival,
+        rule=rule.id,
+        sources=rule.sources,
+    )

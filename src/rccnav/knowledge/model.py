@@ -1,0 +1,230 @@
+"""Schema of the knowledge base: the guideline content rccnav reasons with.
+
+The data lives in YAML files under ``knowledge/data`` that a clinician reviews;
+this module validates them on load so a broken reference fails loudly at
+start-up, never silently at the bedside.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _KB(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviewStatus(StrEnum):
+    """Whether a clinician has checked the item against its primary source."""
+
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+    DESIGN_CHOICE = "design-choice"
+
+
+class Source(_KB):
+    id: str
+    citation: str
+    url: str | None = None
+    kind: Literal[
+        "guideline", "trial", "review", "cohort", "consensus", "label", "reference", "secondary"
+    ]
+
+
+class AgentClass(StrEnum):
+    PD1 = "pd-1-inhibitor"
+    PDL1 = "pd-l1-inhibitor"
+    CTLA4 = "ctla-4-inhibitor"
+    VEGFR_TKI = "vegfr-tki"
+    VEGF_ANTIBODY = "vegf-antibody"
+    MTOR = "mtor-inhibitor"
+    HIF2A = "hif-2a-inhibitor"
+    CYTOKINE = "cytokine"
+    EGFR_TKI = "egfr-tki"
+    MET_TKI = "met-tki"
+    CHEMOTHERAPY = "cytotoxic-chemotherapy"
+    PROGESTIN = "progestin"
+    IMMUNOMODULATOR = "immunomodulator"
+    VACCINE = "vaccine"
+    CELL_THERAPY = "cell-therapy"
+    BONE_TARGETED = "bone-targeted"
+    OTHER = "other"
+
+
+CHECKPOINT_CLASSES = frozenset({AgentClass.PD1, AgentClass.PDL1, AgentClass.CTLA4})
+PD1_AXIS_CLASSES = frozenset({AgentClass.PD1, AgentClass.PDL1})
+
+
+class Agent(_KB):
+    id: str = Field(description="Lowercase INN, spaces as hyphens")
+    name: str
+    agent_class: AgentClass = Field(alias="class")
+    mechanism: str
+    aliases: tuple[str, ...] = ()
+    rxnorm: tuple[str, ...] = ()
+    atc: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+class Regimen(_KB):
+    id: str
+    agents: tuple[str, ...]
+    name: str
+    pivotal_trial: str | None = None
+    key_results: str | None = None
+    dosing: str | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class NonDrugOption(_KB):
+    id: str
+    name: str
+    description: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+RiskGroup = Literal["favorable", "intermediate", "poor"]
+
+
+class TherapyTable(_KB):
+    """One row of a recommendation table: a setting and the options it lists."""
+
+    id: str
+    line: Literal["first", "subsequent"]
+    histologies: tuple[str, ...] = Field(min_length=1)
+    risk_groups: tuple[RiskGroup, ...] = ("favorable", "intermediate", "poor")
+    after_classes: tuple[str, ...] = Field(
+        default=(),
+        description="For subsequent lines: prior exposure this row applies to "
+        "(any of: checkpoint-inhibitor, vegf-targeted); empty means any",
+    )
+    preferred: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()
+    certain_circumstances: tuple[str, ...] = ()
+    notes: str | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class Rule(_KB):
+    """A clinical statement the decision code applies; the code refers to it by id."""
+
+    id: str
+    statement: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+    parameters: dict[str, float | int | str | bool] = Field(default_factory=dict)
+
+
+class Contraindication(_KB):
+    id: str
+    comorbidity: str = Field(description="Field of Case.comorbidities")
+    agent_classes: tuple[AgentClass, ...] = ()
+    agents: tuple[str, ...] = ()
+    severity: Literal["absolute", "relative", "caution"]
+    warning_code: str
+    message: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class TherapyCategoryRule(_KB):
+    """An agent class or list of agents that is ineffective or experimental in RCC."""
+
+    id: str
+    kind: Literal["ineffective", "experimental", "low-benefit"]
+    agent_classes: tuple[AgentClass, ...] = ()
+    agents: tuple[str, ...] = ()
+    except_histologies: tuple[str, ...] = ()
+    message: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class NonstandardCombination(_KB):
+    id: str
+    agents: tuple[str, ...]
+    likely_meant: tuple[str, ...]
+    message: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class Analyte(_KB):
+    id: str
+    name: str
+    canonical_unit: str
+    molar_mass_g_per_mol: float | None = None
+    plausible_range: tuple[float, float]
+    loinc: tuple[str, ...] = ()
+
+
+class DefaultLimit(_KB):
+    """A fallback reference limit used when the lab gave none, as an interval.
+
+    ``[low, high]`` spans the limits in use across laboratories (and sexes when
+    sex is unknown); a value is classified only if it falls outside the whole
+    interval, so a fallback never decides a borderline value.
+    """
+
+    analyte: str
+    limit: Literal["lower", "upper"]
+    sex: Literal["female", "male", "any"] = "any"
+    low: float
+    high: float
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class SurvivalRow(_KB):
+    model: Literal["imdc", "mskcc"]
+    setting: Literal["first-line", "second-line"]
+    risk_group: RiskGroup
+    median_os_months: float
+    cohort: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
+class KnowledgeBase(_KB):
+    version: str
+    checksum: str
+    sources: dict[str, Source]
+    agents: dict[str, Agent]
+    regimens: dict[str, Regimen]
+    non_drug_options: dict[str, NonDrugOption]
+    therapy_tables: tuple[TherapyTable, ...]
+    rules: dict[str, Rule]
+    contraindications: tuple[Contraindication, ...]
+    therapy_categories: tuple[TherapyCategoryRule, ...]
+    nonstandard_combinations: tuple[NonstandardCombination, ...]
+    analytes: dict[str, Analyte]
+    default_limits: tuple[DefaultLimit, ...]
+    survival: tuple[SurvivalRow, ...]
+    alias_index: dict[str, str] = Field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+    def param(self, rule_id: str, name: str) -> float:
+        value = self.rules[rule_id].parameters[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"parameter {rule_id}.{name} is not a number")
+        return float(value)
+
+    def option_ids(self) -> set[str]:
+        return set(self.regimens) | set(self.non_drug_options)
+
+    def agent_class(self, agent_id: str) -> AgentClass | None:
+        agent = self.agents.get(agent_id)
+        return agent.agent_class if agent else None
+
+    def resolve_agent(self, name: str) -> str | None:
+        """Map an INN, alias or brand name (any case) to the agent id."""
+        key = name.strip().lower().replace(" ", "-")
+        return self.alias_index.get(key)
