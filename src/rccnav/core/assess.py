@@ -35,8 +35,10 @@ def assess(
     ``lookback_days`` bounds how old a lab result may be (default: the
     knowledge base's ``prognosis.lab-lookback`` rule).
     """
-    window = lookback_days if lookback_days is not None else int(
-        kb.param("prognosis.lab-lookback", "days")
+    window = (
+        lookback_days
+        if lookback_days is not None
+        else int(kb.param("prognosis.lab-lookback", "days"))
     )
     baseline = prepare_baseline(case, kb, on, window)
     line = current_line(case, kb, on)

@@ -8,7 +8,7 @@ unknown: never normal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from rccnav.core.assessment import Warning
@@ -99,7 +99,9 @@ def _lab_value(
     analyte = kb.analytes[field]
     value = to_canonical(m.value, m.unit, analyte)
     if isinstance(value, UnitProblem):
-        return Warning("data-quality", "warning", f"{field}: {value.message}; treated as unknown", where)
+        return Warning(
+            "data-quality", "warning", f"{field}: {value.message}; treated as unknown", where
+        )
     low_bound, high_bound = analyte.plausible_range
     if not low_bound <= value <= high_bound:
         return Warning(
@@ -126,8 +128,12 @@ def _lab_value(
         unit=analyte.canonical_unit,
         observed_on=m.date,
         source=where,
-        lower=Limit(low, low, "lab") if low is not None else _default_limit(kb, field, "lower", case.sex),
-        upper=Limit(high, high, "lab") if high is not None else _default_limit(kb, field, "upper", case.sex),
+        lower=Limit(low, low, "lab")
+        if low is not None
+        else _default_limit(kb, field, "lower", case.sex),
+        upper=Limit(high, high, "lab")
+        if high is not None
+        else _default_limit(kb, field, "upper", case.sex),
         preliminary=m.status is ResultStatus.PRELIMINARY,
     )
 
@@ -139,7 +145,7 @@ def _corrected_calcium(labs: dict[str, LabValue], kb: KnowledgeBase) -> LabValue
         upper = reported.upper
         if upper is not None and upper.reference.startswith("default") and "calcium_total" in labs:
             upper = labs["calcium_total"].upper
-        return LabValue(**{**_asdict(reported), "upper": upper, "method": "reported as corrected"})
+        return replace(reported, upper=upper, method="reported as corrected")
     total, albumin = labs.get("calcium_total"), labs.get("albumin")
     if total is None or albumin is None:
         return None
@@ -157,10 +163,6 @@ def _corrected_calcium(labs: dict[str, LabValue], kb: KnowledgeBase) -> LabValue
         preliminary=total.preliminary or albumin.preliminary,
         method=f"Payne: Ca + {slope} x ({reference_albumin} - albumin g/dL)",
     )
-
-
-def _asdict(value: LabValue) -> dict[str, object]:
-    return {name: getattr(value, name) for name in LabValue.__slots__}
 
 
 def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int) -> Baseline:
@@ -185,7 +187,9 @@ def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int
                 )
             if result.preliminary:
                 warnings.append(
-                    Warning("data-quality", "info", f"{field} is a preliminary result", result.source)
+                    Warning(
+                        "data-quality", "info", f"{field} is a preliminary result", result.source
+                    )
                 )
         elif isinstance(result, Warning):
             warnings.append(result)

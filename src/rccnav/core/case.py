@@ -154,10 +154,14 @@ class PerformanceStatus(_Strict):
 
 
 class Diagnosis(_Strict):
-    date: dt.date | None = Field(None, description="Date of the initial RCC diagnosis (not of metastasis)")
+    date: dt.date | None = Field(
+        None, description="Date of the initial RCC diagnosis (not of metastasis)"
+    )
     histology: Histology | None = None
     sarcomatoid: bool | None = None
-    metastasis_date: dt.date | None = Field(None, description="Date metastatic disease was diagnosed")
+    metastasis_date: dt.date | None = Field(
+        None, description="Date metastatic disease was diagnosed"
+    )
     source: str | None = None
 
 
@@ -173,7 +177,9 @@ class PrimaryTumour(_Strict):
     in_place: bool | None = Field(None, description="Primary kidney tumour still present")
     nephrectomy_date: dt.date | None = None
     resectable: bool | None = None
-    bleeding: bool | None = Field(None, description="Symptomatic haematuria/bleeding from the primary")
+    bleeding: bool | None = Field(
+        None, description="Symptomatic haematuria/bleeding from the primary"
+    )
     pain: bool | None = Field(None, description="Pain attributed to the primary")
     paraneoplastic_syndrome: bool | None = None
     renal_share_of_burden: RenalShare | None = None
@@ -200,7 +206,9 @@ class Metastasis(_Strict):
     resectable: bool | None = None
     painful: bool | None = None
     progressing: bool | None = None
-    treated: bool | None = Field(None, description="Local therapy already given (e.g. SRS to brain)")
+    treated: bool | None = Field(
+        None, description="Local therapy already given (e.g. SRS to brain)"
+    )
     source: str | None = None
 
 
@@ -283,7 +291,9 @@ Agents = Annotated[tuple[str, ...], Field(min_length=1)]
 class Case(_Strict):
     """Everything rccnav knows about one patient. ``None`` means unknown."""
 
-    case_id: str | None = Field(None, description="Opaque local identifier; never a patient identifier")
+    case_id: str | None = Field(
+        None, description="Opaque local identifier; never a patient identifier"
+    )
     sex: Sex | None = None
     birth_date: dt.date | None = None
     diagnosis: Diagnosis = Diagnosis()

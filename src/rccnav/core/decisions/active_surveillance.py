@@ -17,7 +17,13 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Decis
     max_factors = kb.param("surveillance.candidate", "max_imdc_factors")
     max_sites = kb.param("surveillance.candidate", "max_organ_sites")
     if imdc.factor_count_min > max_factors:
-        against.append(because(kb, "surveillance.candidate", f"{imdc.factor_count_min} IMDC factors present: more than {max_factors:.0f}."))
+        against.append(
+            because(
+                kb,
+                "surveillance.candidate",
+                f"{imdc.factor_count_min} IMDC factors present: more than {max_factors:.0f}.",
+            )
+        )
     elif imdc.factor_count_max > max_factors:
         unknowns.append("IMDC factors still unknown")
     d = case.disease
@@ -29,7 +35,13 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Decis
         against.append(because(kb, "surveillance.indolent"))
     sites = organ_sites(case)
     if len(sites) > max_sites:
-        against.append(because(kb, "surveillance.candidate", f"{len(sites)} organ sites: more than {max_sites:.0f}."))
+        against.append(
+            because(
+                kb,
+                "surveillance.candidate",
+                f"{len(sites)} organ sites: more than {max_sites:.0f}.",
+            )
+        )
     if Site.LIVER in sites or brain_metastases(case)[0]:
         against.append(because(kb, "surveillance.no-liver-brain"))
     if d.spinal_cord_compression:
@@ -40,4 +52,7 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Decis
         return Decision("not-recommended", tuple(against), tuple(unknowns))
     if unknowns:
         return Decision("uncertain", (because(kb, "surveillance.candidate"),), tuple(unknowns))
-    return Decision("consider", (because(kb, "surveillance.candidate"), because(kb, "surveillance.recompute-imdc")))
+    return Decision(
+        "consider",
+        (because(kb, "surveillance.candidate"), because(kb, "surveillance.recompute-imdc")),
+    )

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from rccnav.core.assessment import Decision, Reason, RiskResult
 from rccnav.core.case import Case, RenalShare, Response
-from rccnav.core.decisions.common import because, brain_metastases, good_performance, primary_symptomatic
+from rccnav.core.decisions.common import (
+    because,
+    brain_metastases,
+    good_performance,
+    primary_symptomatic,
+)
 from rccnav.knowledge.model import KnowledgeBase
 
 
@@ -69,7 +74,8 @@ def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
     if against:
         return Decision("not-recommended", tuple(against), unknowns)
     if any(
-        t.best_response in (Response.COMPLETE, Response.PARTIAL) for t in case.metastatic_prior_therapies
+        t.best_response in (Response.COMPLETE, Response.PARTIAL)
+        for t in case.metastatic_prior_therapies
     ):
         return Decision("consider-deferred", (because(kb, "cn.deferred-after-response"),), unknowns)
     favouring = _seed_criteria(case, kb)
@@ -81,7 +87,9 @@ def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
         )
     if imdc.risk_group == "intermediate" and primary_symptomatic(case) is not True:
         return Decision(
-            "consider-deferred", (because(kb, "cn.no-immediate-cn-intermediate"), *favouring), unknowns
+            "consider-deferred",
+            (because(kb, "cn.no-immediate-cn-intermediate"), *favouring),
+            unknowns,
         )
     if favouring and case.primary_tumour.resectable is not False:
         reasons = [*favouring]

@@ -37,13 +37,25 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Decision:
     age = _age_at_diagnosis(case)
     max_age = kb.param("genetics.evaluation-triggers", "age_below")
     if age is not None and age < max_age:
-        triggers.append(because(kb, "genetics.evaluation-triggers", f"Age {age} at diagnosis: below {max_age:.0f}."))
+        triggers.append(
+            because(
+                kb, "genetics.evaluation-triggers", f"Age {age} at diagnosis: below {max_age:.0f}."
+            )
+        )
     if case.germline.bilateral_or_multifocal:
-        triggers.append(because(kb, "genetics.evaluation-triggers", "Bilateral or multifocal tumours."))
+        triggers.append(
+            because(kb, "genetics.evaluation-triggers", "Bilateral or multifocal tumours.")
+        )
     if case.germline.family_history_of_rcc:
         triggers.append(because(kb, "genetics.evaluation-triggers", "Family history of RCC."))
     if case.diagnosis.histology in _SUGGESTIVE:
-        triggers.append(because(kb, "genetics.evaluation-triggers", f"Histology ({case.diagnosis.histology}) suggests a hereditary form."))
+        triggers.append(
+            because(
+                kb,
+                "genetics.evaluation-triggers",
+                f"Histology ({case.diagnosis.histology}) suggests a hereditary form.",
+            )
+        )
     if triggers:
         if case.germline.tested:
             return Decision("tested-no-variant", tuple(triggers))
@@ -58,4 +70,8 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Decision:
         if unknown
     )
     del on
-    return Decision("no-trigger" if not unknowns else "uncertain", (because(kb, "genetics.evaluation-triggers"),), unknowns)
+    return Decision(
+        "no-trigger" if not unknowns else "uncertain",
+        (because(kb, "genetics.evaluation-triggers"),),
+        unknowns,
+    )

@@ -24,7 +24,10 @@ class Line:
 
 
 def _progressed(therapy: PriorTherapy) -> bool:
-    return therapy.stop_reason is StopReason.PROGRESSION or therapy.best_response is Response.PROGRESSION
+    return (
+        therapy.stop_reason is StopReason.PROGRESSION
+        or therapy.best_response is Response.PROGRESSION
+    )
 
 
 def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:

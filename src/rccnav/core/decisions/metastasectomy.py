@@ -55,7 +55,9 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     adjuvant = _adjuvant(case, kb)
     d = case.disease
     if d.no_evidence_of_disease:
-        return Metastasectomy("not-applicable", (because(kb, "metastasectomy.already-ned"),), (), adjuvant)
+        return Metastasectomy(
+            "not-applicable", (because(kb, "metastasectomy.already-ned"),), (), adjuvant
+        )
     if not d.metastases:
         return Metastasectomy(
             "not-applicable", (because(kb, "metastasectomy.no-metastases-recorded"),), (), adjuvant
@@ -65,7 +67,7 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     lesions, organs = total_lesions(case), len(organ_sites(case))
     against: list[Reason] = []
     unknowns: list[str] = []
-    if lesions is not None and lesions > max_lesions or organs > max_organs:
+    if (lesions is not None and lesions > max_lesions) or organs > max_organs:
         against.append(because(kb, "metastasectomy.limited-disease"))
     if good_performance(case) is False:
         against.append(because(kb, "metastasectomy.performance"))
@@ -74,7 +76,7 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     resectable = d.all_sites_treatable_locally
     if resectable is None and all(m.resectable is True for m in d.metastases):
         resectable = True
-    if resectable is False or any(m.resectable is False for m in d.metastases) and not resectable:
+    if resectable is False or (any(m.resectable is False for m in d.metastases) and not resectable):
         against.append(because(kb, "metastasectomy.complete-resection"))
     if against:
         return Metastasectomy("not-recommended", tuple(against), tuple(unknowns), adjuvant)
@@ -97,11 +99,14 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     if interval is not None and interval > threshold:
         reasons.append(because(kb, "metastasectomy.disease-free-interval"))
     elif interval is not None:
-        reasons.append(because(
-            kb, "metastasectomy.disease-free-interval",
-            f"Disease-free interval {interval:.0f} months is not above {threshold:.0f} months: "
-            "a less favourable selection factor; discuss at tumour board.",
-        ))
+        reasons.append(
+            because(
+                kb,
+                "metastasectomy.disease-free-interval",
+                f"Disease-free interval {interval:.0f} months is not above {threshold:.0f} months: "
+                "a less favourable selection factor; discuss at tumour board.",
+            )
+        )
     if organs == 1:
         reasons.append(because(kb, "metastasectomy.single-organ"))
     del on

@@ -101,7 +101,9 @@ def _merge(
     drafts: dict[str, _Draft] = {}
     all_options = {o for listing in per_group.values() for o in listing}
     for option in sorted(all_options):
-        ranks = {g: _RANK[per_group[g][option][0]] if option in per_group[g] else 3 for g in possible}
+        ranks = {
+            g: _RANK[per_group[g][option][0]] if option in per_group[g] else 3 for g in possible
+        }
         worst, best = max(ranks.values()), min(ranks.values())
         category = CATEGORIES[min(worst, 2)]
         reasons = [
@@ -181,10 +183,16 @@ def _apply_prior_therapy(
     for option in list(drafts):
         agents = _agents(kb, option)
         if agents and set(agents) <= line.prior_agents:
-            excluded.append(ExcludedOption(option, because(
-                kb, "therapy.no-repeat-regimen",
-                f"{kb.regimens[option].name} was already given in a prior line.",
-            )))
+            excluded.append(
+                ExcludedOption(
+                    option,
+                    because(
+                        kb,
+                        "therapy.no-repeat-regimen",
+                        f"{kb.regimens[option].name} was already given in a prior line.",
+                    ),
+                )
+            )
             del drafts[option]
             continue
         if _has_class(kb, option, PD1_AXIS_CLASSES) and "checkpoint-inhibitor" in line.exposure:
@@ -193,12 +201,15 @@ def _apply_prior_therapy(
                 del drafts[option]
             else:
                 drafts[option].category = "certain-circumstances"
-                drafts[option].reasons.append(because(
-                    kb, "therapy.no-pd1-rechallenge",
-                    "A PD-1/PD-L1 inhibitor was given before; rechallenge is not preferred "
-                    "(CONTACT-03, TiNivo-2); only in selected cases where it was not stopped "
-                    "for progression.",
-                ))
+                drafts[option].reasons.append(
+                    because(
+                        kb,
+                        "therapy.no-pd1-rechallenge",
+                        "A PD-1/PD-L1 inhibitor was given before; rechallenge is not preferred "
+                        "(CONTACT-03, TiNivo-2); only in selected cases where it was not stopped "
+                        "for progression.",
+                    )
+                )
 
 
 def _apply_contraindications(
@@ -311,8 +322,8 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
         ),
         options=options,
         excluded=tuple(excluded),
-        depends_on_unknown_risk=any(o.only_if_risk for o in options) or len(possible) > 1
-        and _differs(rows, possible),
+        depends_on_unknown_risk=any(o.only_if_risk for o in options)
+        or (len(possible) > 1 and _differs(rows, possible)),
         reasons=tuple(_dedupe(reasons)),
         tables=tuple(row.id for row in rows),
     )

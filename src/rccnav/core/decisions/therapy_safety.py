@@ -12,7 +12,7 @@ from rccnav.core.assessment import RiskResult, SystemicTherapy, Warning
 from rccnav.core.case import Case
 from rccnav.core.decisions.lines import Line
 from rccnav.core.decisions.systemic_therapy import effective_histology
-from rccnav.knowledge.model import PD1_AXIS_CLASSES, KnowledgeBase
+from rccnav.knowledge.model import PD1_AXIS_CLASSES, Contraindication, KnowledgeBase
 
 
 def _resolve(case: Case, kb: KnowledgeBase) -> tuple[list[str], list[Warning]]:
@@ -45,7 +45,9 @@ def _category_warnings(
     warnings: list[Warning] = []
     for category in kb.therapy_categories:
         hits = [
-            a for a in agents if a in category.agents or kb.agents[a].agent_class in category.agent_classes
+            a
+            for a in agents
+            if a in category.agents or kb.agents[a].agent_class in category.agent_classes
         ]
         if not hits:
             continue
@@ -138,9 +140,16 @@ def _regimen_warnings(
 def _category_only(agents: list[str], kb: KnowledgeBase) -> bool:
     """True when the category warnings already cover every agent."""
     return all(
-        any(a in c.agents or kb.agents[a].agent_class in c.agent_classes for c in kb.therapy_categories)
+        any(
+            a in c.agents or kb.agents[a].agent_class in c.agent_classes
+            for c in kb.therapy_categories
+        )
         for a in agents
     )
+
+
+def _affects(rule: Contraindication, agent: str, kb: KnowledgeBase) -> bool:
+    return agent in rule.agents or kb.agents[agent].agent_class in rule.agent_classes
 
 
 def _contraindication_warnings(
@@ -152,20 +161,23 @@ def _contraindication_warnings(
         if getattr(case.comorbidities, rule.comorbidity) is not True:
             continue
 
-        def hit(agent: str, classes: object = rule.agent_classes) -> bool:
-            return agent in rule.agents or kb.agents[agent].agent_class in classes  # type: ignore[operator]
-
-        in_proposal = [a for a in agents if hit(a)]
+        in_proposal = [a for a in agents if _affects(rule, a, kb)]
         in_options = [
-            r for r in (*recommended, *(e.regimen for e in therapy.excluded))
-            if r in kb.regimens and any(hit(a) for a in kb.regimens[r].agents)
+            r
+            for r in (*recommended, *(e.regimen for e in therapy.excluded))
+            if r in kb.regimens and any(_affects(rule, a, kb) for a in kb.regimens[r].agents)
         ]
         if not in_proposal and not in_options:
             continue
-        where = case.comorbidities.sources.get(rule.comorbidity, f"comorbidities.{rule.comorbidity}")
+        where = case.comorbidities.sources.get(
+            rule.comorbidity, f"comorbidities.{rule.comorbidity}"
+        )
         subject = (
-            f"proposed {', '.join(in_proposal)}" if in_proposal else "checkpoint-inhibitor regimens"
-            if rule.warning_code == "ici-contraindication" else "listed regimens"
+            f"proposed {', '.join(in_proposal)}"
+            if in_proposal
+            else "checkpoint-inhibitor regimens"
+            if rule.warning_code == "ici-contraindication"
+            else "listed regimens"
         )
         severity = "critical" if rule.severity == "absolute" or in_proposal else "warning"
         warnings.append(
@@ -195,7 +207,9 @@ def check(
             and not any(w.code == "ici-rechallenge" for w in warnings)
         ):
             rule = kb.rule("therapy.no-pd1-rechallenge")
-            warnings.append(Warning("ici-rechallenge", "warning", rule.statement, where, rule.id, rule.sources))
+            warnings.append(
+                Warning("ici-rechallenge", "warning", rule.statement, where, rule.id, rule.sources)
+            )
     warnings.extend(_contraindication_warnings(case, agents, therapy, kb))
     del imdc
     return warnings

@@ -34,7 +34,9 @@ def time_to_treatment(case: Case, on: date, kb: KnowledgeBase) -> Factor:
     start = treatment_date(case, on)
     name = "time_to_treatment"
     if diagnosed is None:
-        return Factor(name, "unknown", "date of initial RCC diagnosis is unknown", threshold=rule.statement)
+        return Factor(
+            name, "unknown", "date of initial RCC diagnosis is unknown", threshold=rule.statement
+        )
     if diagnosed > start:
         return Factor(
             name,
@@ -43,12 +45,13 @@ def time_to_treatment(case: Case, on: date, kb: KnowledgeBase) -> Factor:
             source=case.diagnosis.source,
         )
     days = (start - diagnosed).days
-    present = start < first_anniversary(diagnosed)
+    anniversary = first_anniversary(diagnosed)
+    present = start < anniversary
     return Factor(
         name,
         "present" if present else "absent",
         f"{days} days from initial diagnosis ({diagnosed}) to treatment ({start}); "
-        f"{'before' if present else 'on or after'} the first anniversary {first_anniversary(diagnosed)}",
+        f"{'before' if present else 'on or after'} the first anniversary {anniversary}",
         value=float(days),
         unit="d",
         threshold="< 1 calendar year",

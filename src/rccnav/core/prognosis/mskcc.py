@@ -17,7 +17,10 @@ def mskcc_risk(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date) -> R
     calcium, calcium_missing = f.calcium_lab(baseline)
     if calcium is not None and calcium.analyte == "calcium_ionized":
         # The 10 mg/dL cut-off applies to corrected total calcium only.
-        calcium, calcium_missing = None, "only ionized calcium known: MSKCC needs corrected total calcium"
+        calcium, calcium_missing = (
+            None,
+            "only ionized calcium known: MSKCC needs corrected total calcium",
+        )
     factors = (
         f.performance_status(case, kb),
         f.time_to_treatment(case, on, kb),

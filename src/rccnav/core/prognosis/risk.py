@@ -37,12 +37,11 @@ def classify(
     counts = range(present, present + len(unknown) + 1)
     possible = tuple(g for g in GROUP_ORDER if g in {group_for_count(c) for c in counts})
     group = possible[0] if len(possible) == 1 else None
-    base_group = group_for_count(present)
+    # Unknown factors change the group jointly: any one of them matters while
+    # more than one group is still possible.
     missing = tuple(
         MissingItem(
-            factor=f.name,
-            needed=NEEDED.get(f.name, f.name),
-            could_change_group=group_for_count(present + 1) != base_group or len(possible) > 1,
+            factor=f.name, needed=NEEDED.get(f.name, f.name), could_change_group=len(possible) > 1
         )
         for f in unknown
     )
