@@ -64,7 +64,19 @@ def _where(field: str, measurement: Measurement) -> str:
     return measurement.source or f"labs.{field}"
 
 
+_LIMIT_CACHE: dict[tuple[str, str, str, Sex | None], Limit | None] = {}
+
+
 def _default_limit(kb: KnowledgeBase, analyte: str, which: str, sex: Sex | None) -> Limit | None:
+    key = (kb.checksum, analyte, which, sex)
+    if key not in _LIMIT_CACHE:
+        _LIMIT_CACHE[key] = _default_limit_uncached(kb, analyte, which, sex)
+    return _LIMIT_CACHE[key]
+
+
+def _default_limit_uncached(
+    kb: KnowledgeBase, analyte: str, which: str, sex: Sex | None
+) -> Limit | None:
     rows = [d for d in kb.default_limits if d.analyte == analyte and d.limit == which]
     if not rows:
         return None

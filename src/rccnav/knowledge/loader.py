@@ -106,7 +106,27 @@ def build(data: dict[str, Any], checksum: str) -> KnowledgeBase:
     problems = integrity_problems(kb)
     if problems:
         raise KnowledgeBaseError("knowledge base integrity:\n- " + "\n- ".join(problems))
-    return kb
+    return kb.model_copy(update=_indexes(kb))
+
+
+def _indexes(kb: KnowledgeBase) -> dict[str, Any]:
+    """Look-ups derived once from validated content so assess() does no scanning."""
+    classes = {
+        regimen.id: frozenset(kb.agents[a].agent_class for a in regimen.agents)
+        for regimen in kb.regimens.values()
+    }
+    affected = {
+        rule.id: frozenset(
+            regimen.id
+            for regimen in kb.regimens.values()
+            if any(
+                a in rule.agents or kb.agents[a].agent_class in rule.agent_classes
+                for a in regimen.agents
+            )
+        )
+        for rule in kb.contraindications
+    }
+    return {"regimen_class_index": classes, "contraindication_index": affected}
 
 
 def integrity_problems(kb: KnowledgeBase) -> list[str]:
@@ -128,9 +148,7 @@ def integrity_problems(kb: KnowledgeBase) -> list[str]:
             if agent_id not in kb.agents:
                 problems.append(f"regimen {regimen.id} uses unknown agent {agent_id!r}")
         if regimen.id != "+".join(sorted(regimen.agents)):
-            problems.append(
-                f"regimen id {regimen.id!r} is not its agents sorted and joined by '+'"
-            )
+            problems.append(f"regimen id {regimen.id!r} is not its agents sorted and joined by '+'")
     options = kb.option_ids()
     for option in kb.non_drug_options.values():
         cite(f"option {option.id}", option.sources)
@@ -155,10 +173,14 @@ def integrity_problems(kb: KnowledgeBase) -> list[str]:
         cite(f"nonstandard combination {combo.id}", combo.sources)
         for agent_id in combo.agents:
             if agent_id not in kb.agents:
-                problems.append(f"nonstandard combination {combo.id} names unknown agent {agent_id!r}")
+                problems.append(
+                    f"nonstandard combination {combo.id} names unknown agent {agent_id!r}"
+                )
         for regimen_id in combo.likely_meant:
             if regimen_id not in kb.regimens:
-                problems.append(f"nonstandard combination {combo.id} suggests unknown {regimen_id!r}")
+                problems.append(
+                    f"nonstandard combination {combo.id} suggests unknown {regimen_id!r}"
+                )
     for limit in kb.default_limits:
         cite(f"default limit {limit.analyte}", limit.sources)
         if limit.analyte not in kb.analytes:
@@ -167,7 +189,9 @@ def integrity_problems(kb: KnowledgeBase) -> list[str]:
             problems.append(f"default limit {limit.analyte}: low above high")
     for row in kb.survival:
         cite(f"survival {row.model}/{row.setting}/{row.risk_group}", row.sources)
-    listed = {o for t in kb.therapy_tables for o in (*t.preferred, *t.other, *t.certain_circumstances)}
+    listed = {
+        o for t in kb.therapy_tables for o in (*t.preferred, *t.other, *t.certain_circumstances)
+    }
     for regimen_id in kb.regimens:
         if regimen_id not in listed and not _suggested(kb, regimen_id):
             problems.append(f"regimen {regimen_id} is an orphan: no table lists it")

@@ -207,6 +207,17 @@ class KnowledgeBase(_KB):
     default_limits: tuple[DefaultLimit, ...]
     survival: tuple[SurvivalRow, ...]
     alias_index: dict[str, str] = Field(default_factory=dict)
+    # Derived look-ups filled by the loader: assess() is a hot path.
+    regimen_class_index: dict[str, frozenset[AgentClass]] = Field(default_factory=dict)
+    contraindication_index: dict[str, frozenset[str]] = Field(default_factory=dict)
+
+    def regimen_classes(self, option_id: str) -> frozenset[AgentClass]:
+        """Drug classes in a regimen (empty for non-drug options)."""
+        return self.regimen_class_index.get(option_id, frozenset())
+
+    def regimens_affected_by(self, rule: Contraindication) -> frozenset[str]:
+        """Regimen ids containing an agent the contraindication names by class or id."""
+        return self.contraindication_index.get(rule.id, frozenset())
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]

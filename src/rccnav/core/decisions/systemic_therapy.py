@@ -26,6 +26,7 @@ from rccnav.core.decisions.lines import Line
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
+    AgentClass,
     KnowledgeBase,
     TherapyTable,
 )
@@ -79,10 +80,34 @@ def _table_rows(
     return [t for t in covering if len(t.after_classes) == best], reasons
 
 
+_MergedRow = tuple[str, tuple[Reason, ...], tuple[RiskGroupName, ...]]
+_MERGE_CACHE: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[str, _MergedRow]] = {}
+
+
 def _merge(
     rows: list[TherapyTable], possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
 ) -> dict[str, _Draft]:
-    """Category per option across possible risk groups: the least favourable wins."""
+    """Category per option across possible risk groups: the least favourable wins.
+
+    Pure over knowledge-base content, so memoised by the KB checksum.
+    """
+    key = (kb.checksum, tuple(r.id for r in rows), possible)
+    merged = _MERGE_CACHE.get(key)
+    if merged is None:
+        merged = {
+            option: (draft.category, tuple(draft.reasons), draft.only_if_risk)
+            for option, draft in _merge_uncached(rows, possible, kb).items()
+        }
+        _MERGE_CACHE[key] = merged
+    return {
+        option: _Draft(category, list(reasons), only_if_risk)
+        for option, (category, reasons, only_if_risk) in merged.items()
+    }
+
+
+def _merge_uncached(
+    rows: list[TherapyTable], possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
+) -> dict[str, _Draft]:
     per_group: dict[RiskGroupName, dict[str, tuple[str, TherapyTable]]] = {}
     for group in possible:
         listing: dict[str, tuple[str, TherapyTable]] = {}
@@ -148,8 +173,8 @@ def _agents(kb: KnowledgeBase, option: str) -> tuple[str, ...]:
     return regimen.agents if regimen else ()
 
 
-def _has_class(kb: KnowledgeBase, option: str, classes: frozenset[object]) -> bool:
-    return any(kb.agents[a].agent_class in classes for a in _agents(kb, option))
+def _has_class(kb: KnowledgeBase, option: str, classes: frozenset[AgentClass]) -> bool:
+    return not kb.regimen_classes(option).isdisjoint(classes)
 
 
 def _demote(draft: _Draft) -> None:
@@ -222,14 +247,7 @@ def _apply_contraindications(
     unknown_relevant: set[str] = set()
     for rule in kb.contraindications:
         flag = getattr(case.comorbidities, rule.comorbidity)
-        affected = [
-            option
-            for option in drafts
-            if any(
-                kb.agents[a].agent_class in rule.agent_classes or a in rule.agents
-                for a in _agents(kb, option)
-            )
-        ]
+        affected = sorted(kb.regimens_affected_by(rule).intersection(drafts))
         if not affected:
             continue
         if flag is None:
