@@ -1,0 +1,311 @@
+"""The clinician-facing reading of an Assessment, independent of output format.
+
+``build_document`` decides *what* a reader sees and in which order; the text and
+Markdown renderers only decide how it looks. Keeping one builder means the two
+formats cannot drift apart in content. Nothing here decides anything clinical: it
+only arranges what ``assess`` returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rccnav.core.assessment import (
+    Assessment,
+    Decision,
+    RiskResult,
+    SystemicTherapy,
+    TherapyOption,
+    Warning,
+)
+from rccnav.core.assessment import Reason as ReasonData
+
+DISCLAIMER = (
+    "rccnav is clinical decision support. It summarises published guidance for a "
+    "multidisciplinary team and is not a substitute for clinical judgement; verify every "
+    "item against the patient's record and the cited sources."
+)
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+RECOMMENDATION_LABELS = {
+    "consider-upfront": "Consider upfront cytoreductive nephrectomy",
+    "consider-deferred": "Consider deferred cytoreductive nephrectomy (after systemic therapy)",
+    "not-recommended": "Not recommended",
+    "not-applicable": "Not applicable",
+    "consider": "Consider",
+}
+
+CATEGORY_TITLES = (
+    ("preferred", "Preferred"),
+    ("other", "Other recommended"),
+    ("certain-circumstances", "Useful in certain circumstances"),
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A bullet: a lead phrase, its text, and indented detail lines."""
+
+    text: str
+    lead: str = ""
+    details: tuple[str, ...] = ()
+    emphasis: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass
+class Section:
+    """A titled part of the document; sections nest one level (``level`` 3)."""
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    level: int = 2
+
+    def add(self, *blocks: Block) -> Section:
+        self.blocks.extend(blocks)
+        return self
+
+
+Block = str | Item | Table | Section
+
+
+def label(recommendation: str) -> str:
+    return RECOMMENDATION_LABELS.get(recommendation, recommendation.replace("-", " ").capitalize())
+
+
+def cite(sources: Iterable[str]) -> str:
+    ids = list(sources)
+    return f"[{', '.join(ids)}]" if ids else ""
+
+
+def reason_line(reason: ReasonData) -> str:
+    parts = [reason.text]
+    if reason.sources:
+        parts.append(cite(reason.sources))
+    if reason.rule:
+        parts.append(f"(rule {reason.rule})")
+    return " ".join(parts)
+
+
+def sorted_warnings(warnings: Iterable[Warning]) -> list[Warning]:
+    return sorted(warnings, key=lambda w: SEVERITY_ORDER.get(w.severity, 3))
+
+
+def _warnings(assessment: Assessment) -> Section | None:
+    if not assessment.warnings:
+        return None
+    section = Section("Warnings")
+    for warning in sorted_warnings(assessment.warnings):
+        details = []
+        if warning.source:
+            details.append(f"about: {warning.source}")
+        if warning.sources or warning.rule:
+            rule = f"(rule {warning.rule})" if warning.rule else ""
+            details.append(" ".join(p for p in (cite(warning.sources), rule) if p))
+        section.add(
+            Item(
+                warning.message,
+                lead=f"{warning.severity.upper()} {warning.code}",
+                details=tuple(details),
+                emphasis=warning.severity == "critical",
+            )
+        )
+    return section
+
+
+def _group_summary(result: RiskResult) -> str:
+    total = len(result.factors)
+    if result.risk_group is not None:
+        count = (
+            f"{result.factor_count_min} of {total} factors present"
+            if result.factor_count_min == result.factor_count_max
+            else f"{result.factor_count_min}-{result.factor_count_max} of {total} factors"
+        )
+        return f"Risk group: {result.risk_group} ({count})"
+    possible = ", ".join(result.possible_groups)
+    return (
+        f"Risk group: undetermined; still possible: {possible} "
+        f"({result.factor_count_min}-{result.factor_count_max} of {total} factors)"
+    )
+
+
+def risk_section(result: RiskResult, title: str) -> Section:
+    section = Section(title, level=3)
+    section.add(_group_summary(result))
+    rows = tuple(
+        (
+            factor.name,
+            factor.status,
+            factor.evidence + (f" (source: {factor.source})" if factor.source else ""),
+        )
+        for factor in result.factors
+    )
+    section.add(Table(("factor", "status", "evidence"), rows))
+    for missing in result.missing:
+        effect = (
+            "could change the risk group"
+            if missing.could_change_group
+            else "would not change the group"
+        )
+        section.add(Item(f"{missing.needed}; {effect}", lead=f"missing {missing.factor}"))
+    for row in result.survival:
+        section.add(
+            Item(
+                f"{row.median_os_months:g} months ({row.setting}, {row.cohort}) "
+                f"{cite(row.sources)}; review status: {row.review_status}",
+                lead=f"published median OS, {row.risk_group}",
+            )
+        )
+    section.add(f"Rule {result.rule} {cite(result.sources)}".strip())
+    return section
+
+
+def _option(option: TherapyOption) -> Item:
+    details = [reason_line(r) for r in option.reasons]
+    if option.only_if_risk:
+        details.append(f"only if the risk group is: {', '.join(option.only_if_risk)}")
+    details.extend(f"caution: {c}" for c in option.cautions)
+    details.append(f"sources {cite(option.sources)}; review status: {option.review_status}")
+    return Item(option.name, lead=option.regimen, details=tuple(details))
+
+
+def _systemic(therapy: SystemicTherapy) -> Section:
+    section = Section("Systemic therapy")
+    section.add(f"Line {therapy.line} ({therapy.setting}).")
+    if therapy.depends_on_unknown_risk:
+        section.add(
+            "The options depend on a risk group that is not yet determined: complete the "
+            "missing prognostic items before choosing."
+        )
+    by_id = {o.regimen: o for o in therapy.options}
+    lists = {
+        "preferred": therapy.preferred,
+        "other": therapy.other,
+        "certain-circumstances": therapy.certain_circumstances,
+    }
+    for category, title in CATEGORY_TITLES:
+        ids = lists[category]
+        sub = Section(title, level=3)
+        if not ids:
+            sub.add("None listed.")
+        for regimen in ids:
+            option = by_id.get(regimen)
+            sub.add(_option(option) if option else Item(regimen))
+        section.add(sub)
+    if therapy.excluded:
+        excluded = Section("Not offered for this patient", level=3)
+        section.add(
+            excluded.add(*(Item(reason_line(e.reason), lead=e.regimen) for e in therapy.excluded))
+        )
+    if therapy.reasons or therapy.tables:
+        basis = Section("Basis", level=3)
+        basis.add(*(Item(reason_line(reason)) for reason in therapy.reasons))
+        if therapy.tables:
+            basis.add(f"Recommendation tables used: {', '.join(therapy.tables)}.")
+        section.add(basis)
+    return section
+
+
+def _decision(title: str, decision: Decision, level: int = 2) -> Section:
+    section = Section(title, level=level)
+    section.add(Item(label(decision.recommendation), lead="Recommendation", emphasis=True))
+    section.add(*(Item(reason_line(r)) for r in decision.reasons))
+    if decision.unknowns:
+        section.add(Item("; ".join(decision.unknowns), lead="Would help to know"))
+    return section
+
+
+def _metastasectomy(assessment: Assessment) -> Section:
+    m = assessment.metastasectomy
+    section = _decision(
+        "Metastasectomy / local treatment of all sites",
+        Decision(m.recommendation, m.reasons, m.unknowns),
+    )
+    adjuvant = m.adjuvant_pembrolizumab
+    section.add(
+        Item(
+            label(adjuvant.recommendation),
+            lead="Adjuvant pembrolizumab after complete resection",
+            details=tuple(reason_line(r) for r in adjuvant.reasons)
+            + (
+                ("would help to know: " + "; ".join(adjuvant.unknowns),)
+                if adjuvant.unknowns
+                else ()
+            ),
+        )
+    )
+    return section
+
+
+def _local(assessment: Assessment) -> Section:
+    section = Section("Local therapy and palliation")
+    if not assessment.local_therapy:
+        section.add("No local or palliative measure is indicated by the recorded data.")
+    order = {"emergency": 0, "urgent": 1, "routine": 2}
+    for measure in sorted(assessment.local_therapy, key=lambda m: order.get(m.urgency, 3)):
+        section.add(
+            Item(
+                measure.title,
+                lead=measure.urgency.upper(),
+                details=tuple(reason_line(r) for r in measure.reasons),
+                emphasis=measure.urgency != "routine",
+            )
+        )
+    return section
+
+
+def _input(assessment: Assessment) -> Section | None:
+    summary = assessment.input_summary
+    if summary is None and not assessment.ignored_data:
+        return None
+    section = Section("Data read")
+    if summary is not None:
+        used = ", ".join(f"{k} {v}" for k, v in summary.used.items()) or "nothing counted"
+        section.add(Item(f"{summary.kind}: used {used}", lead="Input"))
+        if summary.unused:
+            unused = ", ".join(f"{k} {v}" for k, v in summary.unused.items())
+            section.add(Item(unused, lead="Not used"))
+    for item in assessment.ignored_data:
+        section.add(Item(item, lead="Ignored"))
+    return section
+
+
+def build_document(assessment: Assessment) -> tuple[str, list[Section]]:
+    """The title and sections of the clinician-facing assessment."""
+    title = f"rccnav assessment as of {assessment.on.isoformat()}"
+    prognosis = Section("Prognosis").add(
+        "IMDC decides the systemic-therapy tables; MSKCC is shown beside it. With unknown "
+        "factors, every group still possible is listed.",
+        risk_section(assessment.imdc, "IMDC (Heng)"),
+        risk_section(assessment.mskcc, "MSKCC (Motzer)"),
+    )
+    # Warnings come first: a critical item (brain metastases, cord compression) must
+    # not sit below two screens of prognosis.
+    sections: list[Section | None] = [
+        _warnings(assessment),
+        prognosis,
+        _systemic(assessment.systemic_therapy),
+        _decision("Cytoreductive nephrectomy", assessment.cytoreductive_nephrectomy),
+        _metastasectomy(assessment),
+        _local(assessment),
+        _decision("Active surveillance", assessment.active_surveillance),
+        _decision("Clinical trial", assessment.clinical_trial),
+        _decision("Genetics", assessment.genetics),
+        _input(assessment),
+        _knowledge_base(assessment),
+    ]
+    return title, [s for s in sections if s is not None]
+
+
+def _knowledge_base(assessment: Assessment) -> Section:
+    kb = assessment.knowledge_base
+    return Section("Knowledge base").add(
+        f"Version {kb.version}, content checksum {kb.checksum[:12]}.", DISCLAIMER
+    )

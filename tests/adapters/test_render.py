@@ -1,0 +1,166 @@
+"""Text and Markdown renderings: complete, ordered for safety, 100 columns, no identifiers."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from rccnav.adapters.intake import assess_input, read_input
+from rccnav.adapters.render.document import DISCLAIMER
+from rccnav.adapters.render.markdown import escape, render_markdown
+from rccnav.adapters.render.text import render_text
+from rccnav.core.assessment import Assessment, Warning
+
+
+@pytest.fixture(scope="module")
+def assessments(kb: Any, example_paths: list[Path]) -> dict[str, Assessment]:
+    results = {}
+    for path in example_paths:
+        intake = read_input(path.read_bytes(), name=path.name, kb=kb)
+        results[path.stem] = assess_input(intake, kb, intake.case.assessment_date or date.today())
+    return results
+
+
+def _renderings(assessment: Assessment) -> list[str]:
+    return [render_text(assessment), render_markdown(assessment)]
+
+
+def test_text_fits_100_columns(assessments: dict[str, Assessment]) -> None:
+    for name, assessment in assessments.items():
+        for number, line in enumerate(render_text(assessment).splitlines(), 1):
+            assert len(line) <= 100, f"{name} line {number} is {len(line)} wide: {line!r}"
+
+
+def test_long_words_are_wrapped_too(assessments: dict[str, Assessment]) -> None:
+    assessment = next(iter(assessments.values()))
+    long = Warning("data-quality", "warning", "x" * 250, source="labs.hemoglobin")
+    text = render_text(dataclasses.replace(assessment, warnings=(long,)))
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert text.count("x") >= 250
+
+
+def test_every_part_of_the_assessment_is_shown(assessments: dict[str, Assessment]) -> None:
+    for assessment in assessments.values():
+        for rendered in _renderings(assessment):
+            for result in (assessment.imdc, assessment.mskcc):
+                for factor in result.factors:
+                    assert factor.name in rendered
+                group = result.risk_group or "undetermined"
+                assert group in rendered
+            therapy = assessment.systemic_therapy
+            for regimen in (*therapy.preferred, *therapy.other, *therapy.certain_circumstances):
+                assert escape(regimen) in rendered
+            for title in (
+                "Systemic therapy",
+                "Cytoreductive nephrectomy",
+                "Metastasectomy",
+                "Local therapy",
+                "Active surveillance",
+                "Clinical trial",
+                "Genetics",
+            ):
+                assert title in rendered
+            assert assessment.knowledge_base.version in rendered
+            assert assessment.knowledge_base.checksum[:12] in rendered
+            assert "not a substitute for clinical judgement" in rendered
+
+
+def test_options_show_their_sources(assessments: dict[str, Assessment]) -> None:
+    for assessment in assessments.values():
+        text = render_text(assessment)
+        for option in assessment.systemic_therapy.options:
+            assert option.name in text
+            for source in option.sources:
+                assert source in text
+
+
+def test_missing_items_and_survival_are_shown(assessments: dict[str, Assessment]) -> None:
+    for assessment in assessments.values():
+        text = render_text(assessment)
+        for missing in assessment.imdc.missing:
+            assert f"missing {missing.factor}" in text
+        for row in assessment.imdc.survival:
+            assert f"{row.median_os_months:g} months" in text
+
+
+def test_undetermined_group_lists_the_possible_groups(assessments: dict[str, Assessment]) -> None:
+    undetermined = [a for a in assessments.values() if a.imdc.risk_group is None]
+    assert undetermined, "the incomplete example should leave IMDC undetermined"
+    for assessment in undetermined:
+        text = render_text(assessment)
+        assert "still possible: " + ", ".join(assessment.imdc.possible_groups) in text
+
+
+def test_critical_warnings_come_first(assessments: dict[str, Assessment]) -> None:
+    assessment = next(iter(assessments.values()))
+    info = Warning("data-quality", "info", "INFO-NOTE about a lab", source="labs.ldh")
+    critical = Warning("brain-metastases", "critical", "CRITICAL-NOTE untreated brain metastases")
+    ordered = dataclasses.replace(assessment, warnings=(info, critical))
+    for rendered in _renderings(ordered):
+        assert rendered.index("CRITICAL-NOTE") < rendered.index("INFO-NOTE")
+        # warnings precede the prognosis, so they cannot be scrolled past
+        assert rendered.index("CRITICAL-NOTE") < rendered.index("IMDC")
+
+
+def test_no_colour_unless_asked(assessments: dict[str, Assessment]) -> None:
+    assessment = next(iter(assessments.values()))
+    assert "\033[" not in render_text(assessment)
+    assert "\033[" in render_text(assessment, color=True)
+
+
+def test_identifiers_are_not_printed(assessments: dict[str, Assessment]) -> None:
+    assessment = dataclasses.replace(next(iter(assessments.values())), case_id="MRN-0042-SECRET")
+    for rendered in _renderings(assessment):
+        assert "MRN-0042-SECRET" not in rendered
+
+
+def test_markdown_escapes_case_data(assessments: dict[str, Assessment]) -> None:
+    hostile = Warning("data-quality", "warning", "value | 3 <script>alert(1)</script>")
+    assessment = dataclasses.replace(next(iter(assessments.values())), warnings=(hostile,))
+    markdown = render_markdown(assessment)
+    assert "<script>" not in markdown
+    assert r"value \| 3 \<script\>" in markdown
+
+
+def test_markdown_structure(assessments: dict[str, Assessment]) -> None:
+    for assessment in assessments.values():
+        markdown = render_markdown(assessment)
+        assert markdown.startswith("# rccnav assessment as of ")
+        assert "\n## Systemic therapy\n" in markdown
+        assert "\n### IMDC (Heng)\n" in markdown
+        assert "| factor | status | evidence |" in markdown
+        assert DISCLAIMER in markdown
+        assert "\n\n\n" not in markdown
+
+
+def test_input_summary_is_shown(assessments: dict[str, Assessment]) -> None:
+    assessment = next(iter(assessments.values()))
+    assert assessment.input_summary is not None
+    assert assessment.input_summary.kind in render_text(assessment)
+
+
+def _vignette_bundles() -> list[Path]:
+    from .conftest import VIGNETTES
+
+    return sorted(p for p in VIGNETTES.glob("*.json") if not p.name.endswith(".expected.json"))
+
+
+@pytest.mark.parametrize("bundle", _vignette_bundles(), ids=lambda p: p.stem)
+def test_vignettes_render_within_100_columns(bundle: Path, kb: Any) -> None:
+    """The FHIR vignettes reach warnings, urgent measures and later lines: all must fit."""
+    pytest.importorskip("rccnav.adapters.fhir.reader")
+    on = date.fromisoformat(orjson.loads(bundle.with_suffix(".expected.json").read_bytes())["on"])
+    intake = read_input(bundle.read_bytes(), name=bundle.name, on=on, kb=kb)
+    assessment = assess_input(intake, kb, on)
+    text = render_text(assessment)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for warning in assessment.warnings:
+        assert warning.code in text
+        assert warning.code in render_markdown(assessment)
+    for measure in assessment.local_therapy:
+        assert measure.urgency.upper() in text
