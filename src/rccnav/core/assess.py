@@ -44,7 +44,10 @@ def assess(
     line = current_line(case, kb, on)
     imdc = imdc_risk(case, baseline, kb, on, line.number)
     mskcc = mskcc_risk(case, baseline, kb, on)
-    therapy = systemic_therapy.decide(case, imdc, line, kb)
+    surveillance = active_surveillance.decide(case, imdc, line, kb)
+    therapy = systemic_therapy.without_surveillance(
+        systemic_therapy.decide(case, imdc, line, kb), surveillance
+    )
     safety_warnings = therapy_safety.check(case, imdc, line, therapy, kb)
     local = local_therapy.decide(case, kb)
     warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
@@ -59,7 +62,7 @@ def assess(
         cytoreductive_nephrectomy=cytoreductive_nephrectomy.decide(case, imdc, kb),
         metastasectomy=metastasectomy.decide(case, kb, on),
         local_therapy=local,
-        active_surveillance=active_surveillance.decide(case, imdc, line, kb),
+        active_surveillance=surveillance,
         clinical_trial=clinical_trial.decide(case, therapy, kb),
         genetics=genetics.decide(case, kb, on),
         warnings=tuple(warnings),

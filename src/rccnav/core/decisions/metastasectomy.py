@@ -68,7 +68,15 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     against: list[Reason] = []
     unknowns: list[str] = []
     if (lesions is not None and lesions > max_lesions) or organs > max_organs:
-        against.append(because(kb, "metastasectomy.limited-disease"))
+        counted = f"{lesions} lesions" if lesions is not None else "Lesion count unknown"
+        against.append(
+            because(
+                kb,
+                "metastasectomy.limited-disease",
+                f"{counted} in {organs} organ site(s): beyond limited disease "
+                f"(at most {max_lesions:.0f} lesions in at most {max_organs:.0f} organ sites).",
+            )
+        )
     if good_performance(case) is False:
         against.append(because(kb, "metastasectomy.performance"))
     if d.rapidly_progressing:
@@ -77,7 +85,14 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     if resectable is None and all(m.resectable is True for m in d.metastases):
         resectable = True
     if resectable is False or (any(m.resectable is False for m in d.metastases) and not resectable):
-        against.append(because(kb, "metastasectomy.complete-resection"))
+        against.append(
+            because(
+                kb,
+                "metastasectomy.complete-resection",
+                "Not every metastatic site is judged resectable or ablatable; local therapy in "
+                "lieu of systemic therapy needs complete treatment of all sites.",
+            )
+        )
     if against:
         return Metastasectomy("not-recommended", tuple(against), tuple(unknowns), adjuvant)
     if lesions is None:

@@ -10,9 +10,10 @@ demote or remove, regimens already received are not offered again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rccnav.core.assessment import (
+    Decision,
     ExcludedOption,
     Reason,
     RiskGroupName,
@@ -377,3 +378,22 @@ def _status(kb: KnowledgeBase, option: str) -> str:
     if option in kb.regimens:
         return kb.regimens[option].status.value
     return kb.non_drug_options[option].status.value
+
+
+def without_surveillance(therapy: SystemicTherapy, decision: Decision) -> SystemicTherapy:
+    """Drop active surveillance from the options when its own decision rules it out."""
+    if "active-surveillance" not in {o.regimen for o in therapy.options}:
+        return therapy
+    if decision.recommendation not in ("not-recommended", "not-applicable"):
+        return therapy
+    reason = decision.reasons[0]
+    return replace(
+        therapy,
+        certain_circumstances=tuple(
+            o for o in therapy.certain_circumstances if o != "active-surveillance"
+        ),
+        preferred=tuple(o for o in therapy.preferred if o != "active-surveillance"),
+        other=tuple(o for o in therapy.other if o != "active-surveillance"),
+        options=tuple(o for o in therapy.options if o.regimen != "active-surveillance"),
+        excluded=(*therapy.excluded, ExcludedOption("active-surveillance", reason)),
+    )
