@@ -6,11 +6,20 @@ from rccnav.core.assessment import Reason
 from rccnav.core.case import Case, Site
 from rccnav.knowledge.model import KnowledgeBase
 
+_REASONS: dict[tuple[str, str], Reason] = {}
+
 
 def because(kb: KnowledgeBase, rule_id: str, text: str | None = None) -> Reason:
     """A reason citing a knowledge-base rule; the rule's statement unless ``text`` is given."""
+    if text is None:
+        key = (kb.checksum, rule_id)
+        cached = _REASONS.get(key)
+        if cached is None:
+            rule = kb.rule(rule_id)
+            cached = _REASONS[key] = Reason(rule.statement, rule.id, rule.sources)
+        return cached
     rule = kb.rule(rule_id)
-    return Reason(text=text or rule.statement, rule=rule.id, sources=rule.sources)
+    return Reason(text=text, rule=rule.id, sources=rule.sources)
 
 
 def good_performance(case: Case) -> bool | None:

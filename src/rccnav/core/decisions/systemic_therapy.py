@@ -29,6 +29,7 @@ from rccnav.knowledge.model import (
     PD1_AXIS_CLASSES,
     AgentClass,
     KnowledgeBase,
+    Rule,
     TherapyTable,
 )
 
@@ -42,6 +43,27 @@ class _Draft:
     reasons: list[Reason] = field(default_factory=list)
     only_if_risk: tuple[RiskGroupName, ...] = ()
     cautions: list[str] = field(default_factory=list)
+    base: TherapyOption | None = None
+
+    def to_option(self, option: str, kb: KnowledgeBase) -> TherapyOption:
+        base = self.base
+        if (
+            base is not None
+            and base.category == self.category
+            and len(base.reasons) == len(self.reasons)
+            and not self.cautions
+        ):
+            return base  # unchanged since the cached table merge
+        return TherapyOption(
+            regimen=option,
+            category=self.category,  # type: ignore[arg-type]
+            name=_name(kb, option),
+            reasons=tuple(_dedupe(self.reasons)),
+            sources=_sources(kb, option),
+            review_status=_status(kb, option),
+            only_if_risk=self.only_if_risk,
+            cautions=tuple(dict.fromkeys(self.cautions)),
+        )
 
 
 def effective_histology(case: Case) -> Histology | None:
@@ -81,8 +103,7 @@ def _table_rows(
     return [t for t in covering if len(t.after_classes) == best], reasons
 
 
-_MergedRow = tuple[str, tuple[Reason, ...], tuple[RiskGroupName, ...]]
-_MERGE_CACHE: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[str, _MergedRow]] = {}
+_MERGE_CACHE: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[str, TherapyOption]] = {}
 
 
 def _merge(
@@ -96,13 +117,13 @@ def _merge(
     merged = _MERGE_CACHE.get(key)
     if merged is None:
         merged = {
-            option: (draft.category, tuple(draft.reasons), draft.only_if_risk)
+            option: draft.to_option(option, kb)
             for option, draft in _merge_uncached(rows, possible, kb).items()
         }
         _MERGE_CACHE[key] = merged
     return {
-        option: _Draft(category, list(reasons), only_if_risk)
-        for option, (category, reasons, only_if_risk) in merged.items()
+        option: _Draft(base.category, list(base.reasons), base.only_if_risk, base=base)
+        for option, base in merged.items()
     }
 
 
@@ -280,6 +301,17 @@ def _apply_contraindications(
         )
 
 
+_NOT_FOR_CACHE: dict[str, tuple[Rule, ...]] = {}
+
+
+def _not_for_rules(kb: KnowledgeBase) -> tuple[Rule, ...]:
+    rules = _NOT_FOR_CACHE.get(kb.checksum)
+    if rules is None:
+        rules = tuple(r for r in kb.rules.values() if r.id.startswith("therapy.not-for-"))
+        _NOT_FOR_CACHE[kb.checksum] = rules
+    return rules
+
+
 def _explicit_exclusions(
     histology: str,
     line: Line,
@@ -291,9 +323,7 @@ def _explicit_exclusions(
     """First-line regimens a rule rules out for every possible group (ipi+nivo if favorable)."""
     if line.number != 1:
         return
-    for rule in kb.rules.values():
-        if not rule.id.startswith("therapy.not-for-"):
-            continue
+    for rule in _not_for_rules(kb):
         regimen = str(rule.parameters["regimen"])
         groups = set(str(rule.parameters["risk_groups"]).split(","))
         histologies = set(str(rule.parameters["histologies"]).split(","))
@@ -319,16 +349,7 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
     _apply_sarcomatoid(case, drafts, kb, reasons)
     _apply_contraindications(case, drafts, kb, excluded, reasons)
     options = tuple(
-        TherapyOption(
-            regimen=option,
-            category=draft.category,  # type: ignore[arg-type]
-            name=_name(kb, option),
-            reasons=tuple(_dedupe(draft.reasons)),
-            sources=_sources(kb, option),
-            review_status=_status(kb, option),
-            only_if_risk=draft.only_if_risk,
-            cautions=tuple(dict.fromkeys(draft.cautions)),
-        )
+        draft.to_option(option, kb)
         for option, draft in sorted(drafts.items(), key=lambda kv: (_RANK[kv[1].category], kv[0]))
     )
     return SystemicTherapy(
