@@ -71,7 +71,11 @@ def _category_warnings(
 
 
 def _regimen_warnings(
-    agents: list[str], therapy: SystemicTherapy, line: Line, kb: KnowledgeBase, where: str
+    agents: list[str],
+    therapy: SystemicTherapy,
+    kb: KnowledgeBase,
+    where: str,
+    adjuvant_fit: bool,
 ) -> list[Warning]:
     regimen_id = "+".join(agents)
     warnings: list[Warning] = []
@@ -104,7 +108,7 @@ def _regimen_warnings(
             )
         )
         return warnings
-    if regimen_id in kb.regimens and regimen_id not in listed:
+    if regimen_id in kb.regimens and regimen_id not in listed and not adjuvant_fit:
         excluded = {e.regimen: e.reason for e in therapy.excluded}
         if regimen_id in excluded:
             reason = excluded[regimen_id]
@@ -133,7 +137,6 @@ def _regimen_warnings(
                     rule.sources,
                 )
             )
-    del line
     return warnings
 
 
@@ -200,7 +203,9 @@ def check(
     where = (case.proposed_therapy.source if case.proposed_therapy else None) or "proposed_therapy"
     if agents:
         warnings.extend(_category_warnings(case, agents, kb, where))
-        warnings.extend(_regimen_warnings(agents, therapy, line, kb, where))
+        # Pembrolizumab alone after complete resection is the KEYNOTE-564 adjuvant regimen.
+        adjuvant_fit = agents == ["pembrolizumab"] and case.disease.no_evidence_of_disease is True
+        warnings.extend(_regimen_warnings(agents, therapy, kb, where, adjuvant_fit))
         if (
             line.progressed_on_pd1_axis
             and any(kb.agents[a].agent_class in PD1_AXIS_CLASSES for a in agents)
