@@ -42,17 +42,24 @@ def conversion_factor(unit: str, canonical: str, molar_mass: float | None) -> fl
     if not hasattr(source, "dimensionality"):
         return UnitProblem(f"unit {unit!r} is not a measurable UCUM unit")
     try:
-        return float(source.to(target).magnitude)
+        return _decimal(source.to(target).magnitude)
     except Exception:
         pass
     if molar_mass is not None:
         grams_per_mole = _parse("g/mol") * molar_mass
         for candidate in (source * grams_per_mole, source / grams_per_mole):
             try:
-                return float(candidate.to(target).magnitude)
+                return _decimal(candidate.to(target).magnitude)
             except Exception:
                 continue
     return UnitProblem(f"unit {unit!r} cannot be converted to {canonical}")
+
+
+def _decimal(factor: float) -> float:
+    # UCUM factors are exact decimals (or molar-mass ratios known to ~6 digits); pint's
+    # binary arithmetic gives 1/mm3 -> 10*9/L as 0.0010000000000000002, which would push
+    # a count lying exactly on a limit across it. 12 significant digits drop that noise.
+    return float(f"{float(factor):.12g}")
 
 
 def to_canonical(value: float, unit: str, analyte: Analyte) -> float | UnitProblem:

@@ -1,13 +1,25 @@
-"""Which line of systemic therapy for metastatic disease the patient is at."""
+"""Which line of systemic therapy for metastatic disease the patient is at.
+
+A therapy with neither an end date nor a stop reason is the *current* line, not
+a prior one (rule ``therapy.current-line``). Adjuvant checkpoint-inhibitor
+therapy counts as prior exposure when the disease recurred on it or soon after
+(rule ``therapy.adjuvant-ici-relapse``), but it is not a metastatic line.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from rccnav.core.assessment import Warning
-from rccnav.core.case import Case, PriorTherapy, Response, StopReason
-from rccnav.knowledge.model import CHECKPOINT_CLASSES, PD1_AXIS_CLASSES, AgentClass, KnowledgeBase
+from rccnav.core.assessment import Reason, Warning
+from rccnav.core.case import Case, PriorTherapy, Response, StopReason, TherapySetting
+from rccnav.core.decisions.common import because
+from rccnav.knowledge.model import (
+    CHECKPOINT_CLASSES,
+    PD1_AXIS_CLASSES,
+    AgentClass,
+    KnowledgeBase,
+)
 
 VEGF_CLASSES = frozenset({AgentClass.VEGFR_TKI, AgentClass.VEGF_ANTIBODY})
 
@@ -19,6 +31,8 @@ class Line:
     prior_agents: frozenset[str]
     exposure: frozenset[str]
     progressed_on_pd1_axis: bool
+    current: PriorTherapy | None
+    reasons: tuple[Reason, ...]
     warnings: tuple[Warning, ...]
     ignored: tuple[str, ...]
 
@@ -30,36 +44,80 @@ def _progressed(therapy: PriorTherapy) -> bool:
     )
 
 
+def _is_current(therapy: PriorTherapy) -> bool:
+    return therapy.end is None and therapy.stop_reason is None
+
+
+def _classes(
+    therapy: PriorTherapy, where: str, kb: KnowledgeBase, warnings: list[Warning]
+) -> tuple[set[str], set[AgentClass]]:
+    agents: set[str] = set()
+    classes: set[AgentClass] = set()
+    for name in therapy.agents:
+        agent_id = kb.resolve_agent(name)
+        if agent_id is None:
+            warnings.append(
+                Warning(
+                    "data-quality",
+                    "warning",
+                    f"prior therapy agent {name!r} is not in the knowledge base; "
+                    "its drug class is unknown",
+                    source=where,
+                )
+            )
+            continue
+        agents.add(agent_id)
+        classes.add(kb.agents[agent_id].agent_class)
+    return agents, classes
+
+
+def _adjuvant_relapse(case: Case, therapy: PriorTherapy, kb: KnowledgeBase) -> bool:
+    if _progressed(therapy):
+        return True
+    months = kb.param("therapy.adjuvant-ici-relapse", "months")
+    relapse = case.diagnosis.metastasis_date
+    if therapy.end is None or relapse is None:
+        return False
+    return relapse <= therapy.end + timedelta(days=round(months * 30.4375))
+
+
 def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
-    prior: list[PriorTherapy] = []
     warnings: list[Warning] = []
     ignored: list[str] = []
+    reasons: list[Reason] = []
+    completed: list[PriorTherapy] = []
+    current: PriorTherapy | None = None
     agents: set[str] = set()
     classes: set[AgentClass] = set()
     pd1_progression = False
-    for index, therapy in enumerate(case.metastatic_prior_therapies):
+    for index, therapy in enumerate(case.prior_therapies):
         where = therapy.source or f"prior_therapies[{index}]"
         if therapy.start is not None and therapy.start > on:
             ignored.append(f"{where}: starts {therapy.start}, after the assessment date {on}")
             continue
-        prior.append(therapy)
-        therapy_classes: set[AgentClass] = set()
-        for name in therapy.agents:
-            agent_id = kb.resolve_agent(name)
-            if agent_id is None:
-                warnings.append(
-                    Warning(
-                        "data-quality",
-                        "warning",
-                        f"prior therapy agent {name!r} is not in the knowledge base; "
-                        "its drug class is unknown",
-                        source=where,
-                    )
+        therapy_agents, therapy_classes = _classes(therapy, where, kb, warnings)
+        if therapy.setting is TherapySetting.ADJUVANT:
+            if therapy_classes & PD1_AXIS_CLASSES and _adjuvant_relapse(case, therapy, kb):
+                classes |= therapy_classes
+                agents |= therapy_agents
+                pd1_progression = True
+                reasons.append(because(kb, "therapy.adjuvant-ici-relapse"))
+            continue
+        if _is_current(therapy) and current is None:
+            current = therapy
+            reasons.append(
+                because(
+                    kb,
+                    "therapy.current-line",
+                    f"Currently receiving {' + '.join(therapy.agents)}"
+                    + (f" since {therapy.start}" if therapy.start else "")
+                    + " (no end date or stop reason recorded): the options shown are those of "
+                    "this line, for reference; continue while the patient benefits.",
                 )
-                continue
-            agents.add(agent_id)
-            agent_class = kb.agents[agent_id].agent_class
-            therapy_classes.add(agent_class)
+            )
+            continue
+        completed.append(therapy)
+        agents |= therapy_agents
         classes |= therapy_classes
         if therapy_classes & PD1_AXIS_CLASSES and _progressed(therapy):
             pd1_progression = True
@@ -69,11 +127,13 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
     if classes & VEGF_CLASSES:
         exposure.add("vegf-targeted")
     return Line(
-        number=len(prior) + 1,
-        prior=tuple(prior),
+        number=len(completed) + 1,
+        prior=tuple(completed),
         prior_agents=frozenset(agents),
         exposure=frozenset(exposure),
         progressed_on_pd1_axis=pd1_progression,
+        current=current,
+        reasons=tuple(reasons),
         warnings=tuple(warnings),
         ignored=tuple(ignored),
     )

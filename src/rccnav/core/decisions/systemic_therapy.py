@@ -44,6 +44,7 @@ class _Draft:
     only_if_risk: tuple[RiskGroupName, ...] = ()
     cautions: list[str] = field(default_factory=list)
     base: TherapyOption | None = None
+    contraindicated: bool = False
 
     def to_option(self, option: str, kb: KnowledgeBase) -> TherapyOption:
         base = self.base
@@ -206,18 +207,38 @@ def _demote(draft: _Draft) -> None:
 def _apply_sarcomatoid(
     case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, reasons: list[Reason]
 ) -> None:
+    """Favour checkpoint-inhibitor regimens (applied after contraindications).
+
+    Only options already listed as "other" for every possible risk group and not
+    contraindicated are promoted; non-ICI options step down only when an ICI
+    regimen is actually preferred, so a patient who cannot have a checkpoint
+    inhibitor keeps a preferred option.
+    """
     if case.diagnosis.sarcomatoid is not True:
         return
     reason = because(kb, "therapy.sarcomatoid-favours-ici")
     reasons.append(reason)
     for option, draft in drafts.items():
-        if option in kb.non_drug_options:
-            continue
-        has_ici = _has_class(kb, option, CHECKPOINT_CLASSES)
-        if has_ici and draft.category != "preferred":
+        if (
+            draft.category == "other"
+            and not draft.only_if_risk
+            and not draft.contraindicated
+            and _has_class(kb, option, CHECKPOINT_CLASSES)
+        ):
             draft.category = "preferred"
             draft.reasons.append(reason)
-        elif not has_ici and draft.category == "preferred":
+    ici_preferred = any(
+        d.category == "preferred" and _has_class(kb, o, CHECKPOINT_CLASSES)
+        for o, d in drafts.items()
+    )
+    if not ici_preferred:
+        return
+    for option, draft in drafts.items():
+        if (
+            draft.category == "preferred"
+            and option in kb.regimens
+            and not _has_class(kb, option, CHECKPOINT_CLASSES)
+        ):
             draft.category = "other"
             draft.reasons.append(reason)
 
@@ -225,8 +246,6 @@ def _apply_sarcomatoid(
 def _apply_prior_therapy(
     line: Line, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
 ) -> None:
-    if line.number == 1:
-        return
     for option in list(drafts):
         agents = _agents(kb, option)
         if agents and set(agents) <= line.prior_agents:
@@ -285,6 +304,7 @@ def _apply_contraindications(
                 del drafts[option]
             elif rule.severity == "relative":
                 _demote(drafts[option])
+                drafts[option].contraindicated = True
                 drafts[option].reasons.append(reason)
                 drafts[option].cautions.append(rule.message)
             else:
@@ -345,9 +365,10 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
     possible = imdc.possible_groups
     drafts = _merge(rows, possible, kb)
     _explicit_exclusions(table_histology, line, possible, drafts, kb, excluded)
+    reasons.extend(line.reasons)
     _apply_prior_therapy(line, drafts, kb, excluded)
-    _apply_sarcomatoid(case, drafts, kb, reasons)
     _apply_contraindications(case, drafts, kb, excluded, reasons)
+    _apply_sarcomatoid(case, drafts, kb, reasons)
     options = tuple(
         draft.to_option(option, kb)
         for option, draft in sorted(drafts.items(), key=lambda kv: (_RANK[kv[1].category], kv[0]))

@@ -159,7 +159,7 @@ def _contraindication_warnings(
     case: Case, agents: list[str], therapy: SystemicTherapy, kb: KnowledgeBase
 ) -> list[Warning]:
     warnings: list[Warning] = []
-    recommended = [o.regimen for o in therapy.options if o.category != "certain-circumstances"]
+    recommended = [o.regimen for o in therapy.options]
     for rule in kb.contraindications:
         if getattr(case.comorbidities, rule.comorbidity) is not True:
             continue

@@ -1,0 +1,329 @@
+"""Latency, throughput, memory and cold start of ``rccnav.assess()``.
+
+Run: ``python benchmarks/bench_assess.py`` (options: ``--calls``, ``--warmup``, ``--profile``).
+
+Measures, for a complete case and an incomplete case (several unknowns):
+
+- per-call latency with ``time.perf_counter_ns`` over ``--calls`` calls after ``--warmup``
+  calls (p50, p90, p99, max);
+- throughput (cases/s) from a separate batched loop without per-call timers;
+- peak traced memory of one call, and memory retained after ``--memory-calls`` more calls
+  (``tracemalloc``; a leak check);
+- cold start: a fresh interpreter importing rccnav, loading the knowledge base and making
+  the first call (which builds the UCUM registry), measured in a subprocess.
+
+A benchmark, not a test: it reports, it never asserts (DESIGN.md: benchmarks live in
+``benchmarks/``, never as timed assertions). Target on the 2-core CI machine: p50 <= 100 us,
+p99 <= 500 us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gc
+import json
+import platform
+import pstats
+import subprocess
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+TARGET_P50_US = 100.0
+TARGET_P99_US = 500.0
+ON = dt.date(2026, 11, 1)
+
+# Synthetic patients (no real data). Complete: every IMDC/MSKCC item known, staging complete,
+# comorbidities recorded, a proposed regimen to check.
+COMPLETE: dict[str, Any] = {
+    "case_id": "bench-complete",
+    "sex": "male",
+    "birth_date": "1960-02-14",
+    "diagnosis": {
+        "date": "2026-07-08",
+        "histology": "clear-cell",
+        "sarcomatoid": False,
+        "metastasis_date": "2026-07-08",
+    },
+    "germline": {"tested": False, "family_history_of_rcc": False, "bilateral_or_multifocal": False},
+    "performance": {"kps": 80, "date": "2026-10-28"},
+    "labs": {
+        "hemoglobin": {
+            "value": 12.1,
+            "unit": "g/dL",
+            "low": 13.5,
+            "high": 17.5,
+            "date": "2026-10-28",
+        },
+        "calcium_total": {
+            "value": 2.41,
+            "unit": "mmol/L",
+            "low": 2.15,
+            "high": 2.55,
+            "date": "2026-10-28",
+        },
+        "albumin": {"value": 38, "unit": "g/L", "low": 35, "high": 50, "date": "2026-10-28"},
+        "neutrophils": {
+            "value": 5.1,
+            "unit": "10*9/L",
+            "low": 1.8,
+            "high": 7.5,
+            "date": "2026-10-28",
+        },
+        "platelets": {
+            "value": 310,
+            "unit": "10*3/uL",
+            "low": 150,
+            "high": 400,
+            "date": "2026-10-28",
+        },
+        "ldh": {"value": 210, "unit": "U/L", "low": 125, "high": 250, "date": "2026-10-28"},
+        "egfr": {"value": 64, "unit": "mL/min", "date": "2026-10-28"},
+    },
+    "primary_tumour": {
+        "in_place": True,
+        "resectable": True,
+        "bleeding": False,
+        "pain": False,
+        "paraneoplastic_syndrome": False,
+        "renal_share_of_burden": "high",
+        "contralateral_kidney_normal": True,
+    },
+    "disease": {
+        "metastases_recorded": True,
+        "metastases": [
+            {"site": "lung", "lesions": 4, "date": "2026-07-08", "resectable": False},
+            {"site": "bone", "lesions": 1, "date": "2026-07-08", "painful": True},
+        ],
+        "spinal_cord_compression": False,
+        "symptomatic_metastases": False,
+        "rapidly_progressing": False,
+        "all_sites_treatable_locally": False,
+    },
+    "proposed_therapy": {"agents": ["nivolumab", "cabozantinib"], "planned_start": "2026-11-10"},
+    "comorbidities": {
+        "active_autoimmune_disease": False,
+        "organ_transplant": False,
+        "allogeneic_stem_cell_transplant": False,
+        "systemic_steroids_over_10mg": False,
+        "prior_severe_immune_related_adverse_event": False,
+        "active_pneumonitis": False,
+        "uncontrolled_infection": False,
+        "pregnancy": False,
+        "uncontrolled_hypertension": False,
+        "recent_bleeding": False,
+        "recent_arterial_thromboembolism": False,
+        "gi_perforation_risk": False,
+        "qtc_prolongation": False,
+        "moderate_severe_hepatic_impairment": False,
+        "heart_failure": False,
+    },
+}
+
+# Incomplete: ECOG 1 only, no calcium, a stale hemoglobin, platelets without a range and sex
+# unknown, histology unknown, staging incomplete, comorbidities unrecorded.
+INCOMPLETE: dict[str, Any] = {
+    "case_id": "bench-incomplete",
+    "diagnosis": {"date": "2025-12-01"},
+    "performance": {"ecog": 1},
+    "labs": {
+        "hemoglobin": {
+            "value": 11.9,
+            "unit": "g/dL",
+            "low": 12.0,
+            "high": 15.5,
+            "date": "2026-08-01",
+        },
+        "neutrophils": {"value": 6.2, "unit": "10*9/L", "date": "2026-10-20"},
+        "platelets": {"value": 420, "unit": "10*9/L", "date": "2026-10-20"},
+    },
+    "primary_tumour": {"in_place": True},
+    "disease": {"metastases": [{"site": "lung"}, {"site": "liver", "lesions": 2}]},
+    "prior_therapies": [
+        {"agents": ["sunitinib"], "start": "2026-01-10", "stop_reason": "progression"}
+    ],
+    "proposed_therapy": {"agents": ["ipilimumab", "cabozantinib"]},
+}
+
+
+def _percentile(sorted_values: list[int], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return float(sorted_values[index])
+
+
+def _latency(case: Any, kb: Any, calls: int, warmup: int) -> dict[str, float]:
+    from rccnav import assess
+
+    for _ in range(warmup):
+        assess(case, kb, ON)
+    clock = time.perf_counter_ns
+    samples = [0] * calls
+    for i in range(calls):
+        start = clock()
+        assess(case, kb, ON)
+        samples[i] = clock() - start
+    samples.sort()
+    batch_start = clock()
+    for _ in range(calls):
+        assess(case, kb, ON)
+    batch_ns = clock() - batch_start
+    return {
+        "p50_us": _percentile(samples, 0.50) / 1e3,
+        "p90_us": _percentile(samples, 0.90) / 1e3,
+        "p99_us": _percentile(samples, 0.99) / 1e3,
+        "max_us": samples[-1] / 1e3,
+        "mean_us": sum(samples) / len(samples) / 1e3,
+        "throughput_per_s": calls / (batch_ns / 1e9),
+    }
+
+
+def _memory(case: Any, kb: Any, calls: int) -> dict[str, float]:
+    """Peak traced memory of one call, and memory still held after ``calls`` more (leak check).
+
+    A batch "peak" is not reported: CPython keeps freed tuples, dicts and floats on its
+    free lists until a full collection, so it measures the allocator, not rccnav.
+    """
+    from rccnav import assess
+
+    assess(case, kb, ON)
+    gc.collect()
+    tracemalloc.start()
+    before, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    assess(case, kb, ON)
+    _, one_peak = tracemalloc.get_traced_memory()
+    for _ in range(calls):
+        assess(case, kb, ON)
+    gc.collect()
+    after, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "one_call_peak_kib": (one_peak - before) / 1024,
+        "retained_after_batch_kib": (after - before) / 1024,
+    }
+
+
+def _cold_start_child() -> None:
+    """Run in a fresh interpreter: import, KB load, first call (UCUM registry included)."""
+    t0 = time.perf_counter_ns()
+    import rccnav
+    from rccnav import Case, default_knowledge_base
+
+    t1 = time.perf_counter_ns()
+    kb = default_knowledge_base()
+    t2 = time.perf_counter_ns()
+    case = Case.model_validate(COMPLETE)
+    rccnav.assess(case, kb, ON)
+    t3 = time.perf_counter_ns()
+    rccnav.assess(case, kb, ON)
+    t4 = time.perf_counter_ns()
+    print(
+        json.dumps(
+            {
+                "import_ms": (t1 - t0) / 1e6,
+                "kb_load_ms": (t2 - t1) / 1e6,
+                "first_assess_ms": (t3 - t2) / 1e6,
+                "total_ms": (t3 - t0) / 1e6,
+                "second_assess_us": (t4 - t3) / 1e3,
+            }
+        )
+    )
+
+
+def _cold_start(runs: int) -> dict[str, float]:
+    results = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, __file__, "--cold-start-child"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results.append(json.loads(out.stdout))
+    # The median run of each figure: the first run also pays the OS file cache.
+    return {key: sorted(r[key] for r in results)[len(results) // 2] for key in results[0]}
+
+
+def _profile(cases: dict[str, Any], kb: Any, calls: int, top: int) -> None:
+    from rccnav import assess
+
+    for name, case in cases.items():
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(calls):
+            assess(case, kb, ON)
+        profiler.disable()
+        print(f"\n-- cProfile, {name} case, {calls} calls, top {top} by own time --")
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20_000, help="timed calls per case (>= 20000)")
+    parser.add_argument("--warmup", type=int, default=2_000)
+    parser.add_argument("--memory-calls", type=int, default=1_000)
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="also print cProfile hotspots")
+    parser.add_argument("--profile-calls", type=int, default=5_000)
+    parser.add_argument("--cold-start-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cold_start_child:
+        _cold_start_child()
+        return
+
+    cold = _cold_start(args.cold_runs)
+
+    from rccnav import Case, default_knowledge_base
+
+    kb = default_knowledge_base()
+    cases = {
+        "complete": Case.model_validate(COMPLETE),
+        "incomplete": Case.model_validate(INCOMPLETE),
+    }
+    rows = {}
+    for name, case in cases.items():
+        rows[name] = {**_latency(case, kb, args.calls, args.warmup)}
+        rows[name].update(_memory(case, kb, args.memory_calls))
+
+    print(
+        f"rccnav assess() benchmark - Python {platform.python_version()}, "
+        f"{platform.machine()}, KB {kb.version}, {args.calls} timed calls/case "
+        f"after {args.warmup} warm-up"
+    )
+    header = (
+        f"{'case':<11}{'p50 us':>9}{'p90 us':>9}{'p99 us':>9}{'max us':>10}"
+        f"{'mean us':>9}{'cases/s':>10}{'peak/call KiB':>15}{'retained KiB':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, r in rows.items():
+        print(
+            f"{name:<11}{r['p50_us']:>9.1f}{r['p90_us']:>9.1f}{r['p99_us']:>9.1f}"
+            f"{r['max_us']:>10.1f}{r['mean_us']:>9.1f}{r['throughput_per_s']:>10.0f}"
+            f"{r['one_call_peak_kib']:>15.1f}{r['retained_after_batch_kib']:>14.1f}"
+        )
+    print(
+        f"\ncold start (fresh interpreter, median of {args.cold_runs}): import "
+        f"{cold['import_ms']:.0f} ms + KB load {cold['kb_load_ms']:.0f} ms + first assess "
+        f"(UCUM registry, unit parsing) {cold['first_assess_ms']:.0f} ms = "
+        f"{cold['total_ms']:.0f} ms; second call {cold['second_assess_us']:.0f} us"
+    )
+    verdicts = []
+    for name, r in rows.items():
+        ok = r["p50_us"] <= TARGET_P50_US and r["p99_us"] <= TARGET_P99_US
+        verdicts.append(f"{name}: {'met' if ok else 'MISSED'}")
+    print(
+        f"target p50 <= {TARGET_P50_US:.0f} us, p99 <= {TARGET_P99_US:.0f} us: "
+        + ", ".join(verdicts)
+    )
+    if args.profile or any("MISSED" in v for v in verdicts):
+        _profile(cases, kb, args.profile_calls, top=15)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Clinical vignettes as case files: each file is a Case plus the answer a clinician expects.
+
+Every ``cases/NNN-name.yaml`` holds the project's own case-file format (the input of
+``Case.model_validate``) and, at the top level, ``expected`` with:
+
+- ``on``: the assessment date;
+- ``why``: the clinical reason, citing ``shared/clinical-reference.md`` sections and source ids;
+- ``expect``: the keys below, checked against the JSON form of ``rccnav.assess(...)``. Only
+  the keys named are checked; everything else is the engine's to decide.
+
+An optional top-level ``xfail_reason`` marks a vignette whose clinically derived expectation
+the engine does not meet yet; the test then runs as a strict xfail (it must keep failing
+until the core is fixed, at which point the marker must be removed).
+
+The expectations were derived from the clinical reference and the knowledge-base rules,
+never by running the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+import rccnav
+from rccnav import Case, default_knowledge_base
+from rccnav.knowledge.model import CHECKPOINT_CLASSES, KnowledgeBase
+
+CASES = Path(__file__).parent / "cases"
+
+Result = dict[str, Any]
+Check = Callable[[Result, Any, KnowledgeBase], list[str]]
+
+
+def _regimen_has_checkpoint_inhibitor(regimen: str, kb: KnowledgeBase) -> bool:
+    known = kb.regimens.get(regimen)
+    agents = known.agents if known is not None else tuple(regimen.split("+"))
+    return any(kb.agent_class(agent) in CHECKPOINT_CLASSES for agent in agents)
+
+
+def _equals(path: tuple[str, ...]) -> Check:
+    def check(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+        actual: Any = result
+        for key in path:
+            actual = actual[key]
+        name = ".".join(path)
+        return [] if actual == expected else [f"{name} is {actual!r}, expected {expected!r}"]
+
+    return check
+
+
+def _same_set(path: tuple[str, ...]) -> Check:
+    def check(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+        actual: Any = result
+        for key in path:
+            actual = actual[key]
+        name = ".".join(path)
+        ok = set(actual) == set(expected)
+        return [] if ok else [f"{name} is {sorted(actual)}, expected {sorted(expected)}"]
+
+    return check
+
+
+def _factor_status(model: str) -> Check:
+    def check(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+        factors = {f["name"]: f for f in result[model]["factors"]}
+        statuses = {name: f["status"] for name, f in factors.items()}
+        problems = []
+        for name, status in expected.items():
+            if name not in statuses:
+                problems.append(f"{model} has no factor {name!r} (has {sorted(statuses)})")
+            elif statuses[name] != status:
+                evidence = factors[name]["evidence"]
+                problems.append(
+                    f"{model}.{name} is {statuses[name]!r}, expected {status!r} ({evidence})"
+                )
+        return problems
+
+    return check
+
+
+def _contains(values: Callable[[Result], list[str]], label: str, present: bool) -> Check:
+    def check(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+        actual = values(result)
+        wrong = [v for v in expected if (v in actual) != present]
+        if not wrong:
+            return []
+        verb = "lacks" if present else "contains"
+        return [f"{label} {verb} {wrong} (it is {actual})"]
+
+    return check
+
+
+def _preferred(result: Result) -> list[str]:
+    return list(result["systemic_therapy"]["preferred"])
+
+
+def _any_category(result: Result) -> list[str]:
+    therapy = result["systemic_therapy"]
+    return [*therapy["preferred"], *therapy["other"], *therapy["certain_circumstances"]]
+
+
+def _warning_codes(result: Result) -> list[str]:
+    return [w["code"] for w in result["warnings"]]
+
+
+def _local_ids(result: Result) -> list[str]:
+    return [m["id"] for m in result["local_therapy"]]
+
+
+def _excluded(result: Result) -> list[str]:
+    return [e["regimen"] for e in result["systemic_therapy"]["excluded"]]
+
+
+def _pref_lacks_ici(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    with_ici = [r for r in _preferred(result) if _regimen_has_checkpoint_inhibitor(r, kb)]
+    if bool(expected) and with_ici:
+        return [f"systemic_therapy.preferred contains checkpoint-inhibitor regimens {with_ici}"]
+    if not expected and not with_ici:
+        return ["systemic_therapy.preferred contains no checkpoint-inhibitor regimen"]
+    return []
+
+
+CHECKS: dict[str, Check] = {
+    "imdc_group": _equals(("imdc", "risk_group")),
+    "imdc_possible": _same_set(("imdc", "possible_groups")),
+    "imdc_status": _factor_status("imdc"),
+    "mskcc_group": _equals(("mskcc", "risk_group")),
+    "mskcc_possible": _same_set(("mskcc", "possible_groups")),
+    "mskcc_status": _factor_status("mskcc"),
+    "line": _equals(("systemic_therapy", "line")),
+    "pref_has": _contains(_preferred, "systemic_therapy.preferred", present=True),
+    "pref_lacks": _contains(_preferred, "systemic_therapy.preferred", present=False),
+    "pref_lacks_ici": _pref_lacks_ici,
+    "any_has": _contains(_any_category, "preferred/other/certain_circumstances", present=True),
+    "excluded_has": _contains(_excluded, "systemic_therapy.excluded", present=True),
+    "cn": _equals(("cytoreductive_nephrectomy", "recommendation")),
+    "mets": _equals(("metastasectomy", "recommendation")),
+    "adjuvant": _equals(("metastasectomy", "adjuvant_pembrolizumab", "recommendation")),
+    "local_has": _contains(_local_ids, "local_therapy ids", present=True),
+    "surveillance": _equals(("active_surveillance", "recommendation")),
+    "trial": _equals(("clinical_trial", "recommendation")),
+    "genetics": _equals(("genetics", "recommendation")),
+    "warn_has": _contains(_warning_codes, "warning codes", present=True),
+    "warn_lacks": _contains(_warning_codes, "warning codes", present=False),
+}
+
+
+def _load(path: Path) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), f"{path.name}: not a mapping"
+    expected = document.pop("expected")
+    xfail_reason = document.pop("xfail_reason", None)
+    if True in expected:  # an unquoted YAML 1.1 `on:` key reads as boolean true
+        raise AssertionError(f'{path.name}: quote the assessment-date key as "on"')
+    return document, expected, xfail_reason
+
+
+def _params() -> list[Any]:
+    params = []
+    for path in sorted(CASES.glob("*.yaml")):
+        _, _, xfail_reason = _load(path)
+        marks = [pytest.mark.xfail(strict=True, reason=xfail_reason)] if xfail_reason else []
+        params.append(pytest.param(path, id=path.stem, marks=marks))
+    return params
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return default_knowledge_base()
+
+
+def test_there_are_enough_vignettes() -> None:
+    assert len(list(CASES.glob("*.yaml"))) >= 45
+
+
+@pytest.mark.parametrize("path", _params())
+def test_vignette(path: Path, kb: KnowledgeBase) -> None:
+    case_data, expected, _ = _load(path)
+    assert set(expected) == {"on", "why", "expect"}, f"{path.name}: expected keys {set(expected)}"
+    unknown_keys = set(expected["expect"]) - set(CHECKS)
+    assert not unknown_keys, f"{path.name}: unknown expect keys {sorted(unknown_keys)}"
+    on = expected["on"]
+    assert isinstance(on, dt.date), f"{path.name}: 'on' must be a date, got {on!r}"
+
+    case = Case.model_validate(case_data)
+    assessment = rccnav.assess(case, kb, on)
+    result: Result = orjson.loads(orjson.dumps(assessment))
+
+    problems = [
+        problem
+        for key, value in expected["expect"].items()
+        for problem in CHECKS[key](result, value, kb)
+    ]
+    why = " ".join(str(expected["why"]).split())
+    assert not problems, f"{path.name} (on {on}): " + "; ".join(problems) + f"\n  why: {why}"
