@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rccnav.core.assessment import Reason
+from rccnav.core.assessment import Reason, Warning
 from rccnav.core.case import Case, Site
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -62,3 +62,19 @@ def primary_symptomatic(case: Case) -> bool | None:
     if p.bleeding is False and p.pain is False:
         return False
     return None
+
+
+def resolve_agents(
+    kb: KnowledgeBase, names: tuple[str, ...], where: str, code: str, consequence: str
+) -> tuple[list[str], list[Warning]]:
+    """Knowledge-base agent ids for recorded names; a warning for each name not known."""
+    agents: list[str] = []
+    warnings: list[Warning] = []
+    for name in names:
+        agent_id = kb.resolve_agent(name)
+        if agent_id is None:
+            message = f"agent {name!r} is not in the knowledge base: {consequence}"
+            warnings.append(Warning(code, "warning", message, source=where))
+        else:
+            agents.append(agent_id)
+    return agents, warnings

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from rccnav.core.assessment import Reason, Warning
 from rccnav.core.case import Case, PriorTherapy, Response, StopReason, TherapySetting
-from rccnav.core.decisions.common import because
+from rccnav.core.decisions.common import because, resolve_agents
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
@@ -51,24 +51,11 @@ def _is_current(therapy: PriorTherapy) -> bool:
 def _classes(
     therapy: PriorTherapy, where: str, kb: KnowledgeBase, warnings: list[Warning]
 ) -> tuple[set[str], set[AgentClass]]:
-    agents: set[str] = set()
-    classes: set[AgentClass] = set()
-    for name in therapy.agents:
-        agent_id = kb.resolve_agent(name)
-        if agent_id is None:
-            warnings.append(
-                Warning(
-                    "data-quality",
-                    "warning",
-                    f"prior therapy agent {name!r} is not in the knowledge base; "
-                    "its drug class is unknown",
-                    source=where,
-                )
-            )
-            continue
-        agents.add(agent_id)
-        classes.add(kb.agents[agent_id].agent_class)
-    return agents, classes
+    agents, problems = resolve_agents(
+        kb, therapy.agents, where, "data-quality", "its drug class is unknown"
+    )
+    warnings.extend(problems)
+    return set(agents), {kb.agents[a].agent_class for a in agents}
 
 
 def _adjuvant_relapse(case: Case, therapy: PriorTherapy, kb: KnowledgeBase) -> bool:

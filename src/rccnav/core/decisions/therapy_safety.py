@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rccnav.core.assessment import RiskResult, SystemicTherapy, Warning
 from rccnav.core.case import Case
+from rccnav.core.decisions.common import resolve_agents
 from rccnav.core.decisions.lines import Line
 from rccnav.core.decisions.systemic_therapy import effective_histology
 from rccnav.knowledge.model import PD1_AXIS_CLASSES, Contraindication, KnowledgeBase
@@ -20,21 +21,9 @@ def _resolve(case: Case, kb: KnowledgeBase) -> tuple[list[str], list[Warning]]:
     if proposed is None:
         return [], []
     where = proposed.source or "proposed_therapy"
-    agents: list[str] = []
-    warnings: list[Warning] = []
-    for name in proposed.agents:
-        agent_id = kb.resolve_agent(name)
-        if agent_id is None:
-            warnings.append(
-                Warning(
-                    "unrecognised-therapy",
-                    "warning",
-                    f"proposed agent {name!r} is not in the knowledge base: rccnav cannot check it",
-                    source=where,
-                )
-            )
-        else:
-            agents.append(agent_id)
+    agents, warnings = resolve_agents(
+        kb, proposed.agents, where, "unrecognised-therapy", "rccnav cannot check it"
+    )
     return sorted(set(agents)), warnings
 
 
