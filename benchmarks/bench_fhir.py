@@ -1,0 +1,219 @@
+"""FHIR intake speed: parse + assess a patient Bundle, next to a fhir.resources parse.
+
+Builds two synthetic one-patient Bundles in memory (no patient data involved):
+typical (~200 resources: labs over two years, vitals, encounters, a nephrectomy,
+nivolumab doses, a draft order) and large (~5,000 resources). For each it reports
+p50/p99 of ``read_fhir`` + ``assess`` from bytes, and p50 of
+``fhir.resources.R4B`` parsing the same bytes into models (parse only).
+Targets (issue 3): typical p50 <= 2 ms, and >= 10x faster than the model parse.
+
+Run: ``.venv/bin/python benchmarks/bench_fhir.py`` (prints figures; asserts nothing).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+
+from rccnav.adapters.fhir.reader import read_fhir
+from rccnav.core.assess import assess
+from rccnav.knowledge.loader import default_knowledge_base
+
+ON = date(2026, 11, 1)
+SUBJECT = {"reference": "urn:uuid:00000000-0000-4000-8000-000000000001"}
+LABS = [  # (LOINC, unit, value, low, high)
+    ("718-7", "g/dL", 12.9, 13.5, 17.5),
+    ("17861-6", "mg/dL", 9.6, 8.5, 10.2),
+    ("1751-7", "g/dL", 3.9, 3.5, 5.0),
+    ("751-8", "10*3/uL", 5.1, 1.8, 7.7),
+    ("777-3", "10*3/uL", 310.0, 150.0, 400.0),
+    ("2532-0", "U/L", 210.0, 125.0, 250.0),
+    ("2160-0", "mg/dL", 1.1, 0.7, 1.3),
+    ("62238-1", "mL/min/{1.73_m2}", 68.0, 60.0, 120.0),
+]
+VITALS = [("8867-4", "/min", 72.0), ("8480-6", "mm[Hg]", 128.0), ("29463-7", "kg", 81.0)]
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.n = 1
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"00000000-0000-4000-8000-{self.n:012d}"
+
+
+def _quantity(value: float, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+
+
+def _observation(
+    uid: str, code: str, unit: str, value: float, day: date, ref: tuple[float, float] | None
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": uid,
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": SUBJECT,
+        "effectiveDateTime": f"{day.isoformat()}T08:00:00Z",
+        "valueQuantity": _quantity(value, unit),
+    }
+    if ref:
+        resource["referenceRange"] = [
+            {"low": _quantity(ref[0], unit), "high": _quantity(ref[1], unit)}
+        ]
+    return resource
+
+
+def build_bundle(target: int) -> bytes:
+    """A one-patient collection Bundle with about ``target`` resources."""
+    new_id = _Ids()
+    resources: list[dict[str, Any]] = [
+        {
+            "resourceType": "Patient",
+            "id": SUBJECT["reference"][9:],
+            "gender": "male",
+            "birthDate": "1958-02-11",
+        },
+        {
+            "resourceType": "Condition",
+            "id": new_id(),
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior",
+                    "valueCodeableConcept": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/icd-o-3",
+                                "code": "8310/3",
+                            }
+                        ]
+                    },
+                }
+            ],
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C64.1"}]},
+            "subject": SUBJECT,
+            "onsetDateTime": "2024-01-10",
+        },
+        {
+            "resourceType": "Condition",
+            "id": new_id(),
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C78.01"}]},
+            "subject": SUBJECT,
+            "onsetDateTime": "2025-12-01",
+        },
+        {
+            "resourceType": "Procedure",
+            "id": new_id(),
+            "status": "completed",
+            "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "50545"}]},
+            "subject": SUBJECT,
+            "performedDateTime": "2024-02-01",
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": new_id(),
+            "status": "draft",
+            "intent": "proposal",
+            "medicationCodeableConcept": {"text": "cabozantinib 40 MG Oral Tablet"},
+            "subject": SUBJECT,
+            "authoredOn": "2026-10-28",
+        },
+    ]
+    day = ON
+    while len(resources) < target:
+        for code, unit, value, low, high in LABS:
+            resources.append(_observation(new_id(), code, unit, value, day, (low, high)))
+        for code, unit, value in VITALS:
+            resources.append(_observation(new_id(), code, unit, value, day, None))
+        resources.append(
+            {
+                "resourceType": "Encounter",
+                "id": new_id(),
+                "status": "finished",
+                "class": {"code": "AMB"},
+                "subject": SUBJECT,
+                "period": {"start": day.isoformat()},
+            }
+        )
+        if day < date(2026, 6, 1):
+            resources.append(
+                {
+                    "resourceType": "MedicationAdministration",
+                    "id": new_id(),
+                    "status": "completed",
+                    "medicationCodeableConcept": {
+                        "coding": [
+                            {
+                                "system": "http://www.whocc.no/atc",
+                                "code": "L01FF01",
+                                "display": "nivolumab",
+                            }
+                        ]
+                    },
+                    "subject": SUBJECT,
+                    "effectiveDateTime": day.isoformat(),
+                }
+            )
+        day -= timedelta(days=14)
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources[:target]]
+    return orjson.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries})
+
+
+def _times(action: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return sorted(samples)
+
+
+def _p(samples: list[float], q: float) -> float:
+    return samples[min(len(samples) - 1, round(q * (len(samples) - 1)))]
+
+
+def run(label: str, size: int, runs: int, model_runs: int) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    kb = default_knowledge_base()
+    data = build_bundle(size)
+
+    def ours() -> None:
+        intake = read_fhir(data, name="bench", on=ON, lookback_days=None, kb=kb)
+        assess(intake.case, kb, ON)
+
+    ours()  # warm caches (unit parser, terminology, knowledge base)
+    fast = _times(ours, runs)
+    model = _times(lambda: Bundle.model_validate_json(data), model_runs)
+    ratio = statistics.median(model) / statistics.median(fast)
+    print(
+        f"{label:8} {size:5d} resources {len(data) / 1024:7.0f} KiB | rccnav parse+assess "
+        f"p50 {_p(fast, 0.5):7.2f} ms  p99 {_p(fast, 0.99):7.2f} ms | fhir.resources R4B parse "
+        f"p50 {_p(model, 0.5):8.1f} ms | {ratio:5.1f}x faster"
+    )
+
+
+def main() -> None:
+    run("typical", 200, runs=500, model_runs=30)
+    run("large", 5000, runs=50, model_runs=5)
+
+
+if __name__ == "__main__":
+    main()

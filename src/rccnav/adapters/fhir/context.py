@@ -1,0 +1,61 @@
+"""State shared by the FHIR mapping steps: inputs, findings and bookkeeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from rccnav.adapters.fhir.bundle import Entry, ResourceIndex
+from rccnav.adapters.fhir.values import FhirDate, codings, concept_texts
+from rccnav.core.assessment import Severity, Warning
+from rccnav.core.case import Sex
+from rccnav.knowledge.model import KnowledgeBase
+from rccnav.knowledge.terminology import Terminology
+
+
+@dataclass(slots=True)
+class ReadContext:
+    index: ResourceIndex
+    term: Terminology
+    kb: KnowledgeBase
+    on: date
+    lookback_days: int
+    sex: Sex | None = None
+    birth_date: date | None = None
+    # Observation source -> (date, DiagnosticReport entry) for results a report lists.
+    report_dates: dict[str, tuple[FhirDate, Entry]] = field(default_factory=dict)
+    warnings: list[Warning] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def warn(self, message: str, source: str | None, severity: str = "warning") -> None:
+        """A ``data-quality`` finding: the item is unknown, the rest is still assessed."""
+        level: Severity = "info" if severity == "info" else "warning"
+        self.warnings.append(Warning("data-quality", level, message, source=source))
+
+    def ignore(self, entry: Entry, why: str) -> None:
+        self.ignored.append(f"{entry.source}: {why}")
+
+    def after_on(self, when: FhirDate | None) -> bool:
+        return when is not None and when.day > self.on
+
+    def match(self, value_set: str, concept: object) -> str | None:
+        """Target of the first coding of ``concept`` in ``value_set`` ('' when it has none)."""
+        for system, code, _display in codings(concept):
+            found = self.term.lookup(value_set, system, code)
+            if found is not None:
+                return found.target or ""
+        return None
+
+    def match_any(self, value_set: str, concept: object) -> str | None:
+        """Like :meth:`match`, then the value set's text rules on the text and displays."""
+        coded = self.match(value_set, concept)
+        if coded is not None:
+            return coded
+        for text in concept_texts(concept):
+            found = self.term.match_text(value_set, text)
+            if found is not None:
+                return found.target or ""
+        return None
+
+    def has_known_system(self, concept: object) -> bool:
+        return any(self.term.system_key(system) for system, _c, _d in codings(concept))

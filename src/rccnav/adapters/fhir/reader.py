@@ -1,0 +1,440 @@
+"""Read one patient's FHIR R4 / mCODE data into a :class:`~rccnav.core.case.Case`.
+
+``read_fhir`` accepts a Bundle (any type), NDJSON, a JSON array of resources or
+a single resource. It walks plain dicts from orjson (``fhir.resources`` models
+are about ten times slower and are only used to validate what rccnav writes).
+What each code means comes from ``knowledge/data/terminology.yaml``.
+
+Every fact in the Case names the resource it came from (``Observation/abc``);
+every resource in the input is counted as used or not used by type. The input
+as a whole is rejected (:class:`InputError`, exit status 2) when it is not FHIR,
+holds no Patient or several, refers to a resource the mapping needs that is not
+there, or has no renal cell carcinoma diagnosis. Problems with single items
+inside a good input are ``data-quality`` warnings and the item is unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from rccnav.adapters.errors import InputError
+from rccnav.adapters.fhir.bundle import Entry, ResourceIndex, read_resources
+from rccnav.adapters.fhir.conditions import ConditionFindings, earliest_sensible, read_condition
+from rccnav.adapters.fhir.context import ReadContext
+from rccnav.adapters.fhir.observations import (
+    ObservationFindings,
+    effective_date,
+    read_observation,
+    select_labs,
+    select_performance,
+)
+from rccnav.adapters.fhir.therapy import (
+    MedicationFindings,
+    ProcedureFindings,
+    group_lines,
+    proposed_therapy,
+    read_medication,
+    read_procedure,
+)
+from rccnav.adapters.fhir.values import as_str, dicts, parse_date, reference_of
+from rccnav.core.assessment import InputSummary
+from rccnav.core.case import (
+    Case,
+    Comorbidities,
+    Diagnosis,
+    Disease,
+    Germline,
+    Histology,
+    Metastasis,
+    PrimaryTumour,
+    Sex,
+)
+from rccnav.knowledge.model import KnowledgeBase
+from rccnav.knowledge.terminology import Terminology, default_terminology
+
+if TYPE_CHECKING:
+    from rccnav.adapters.intake import Intake
+
+MEDICATION_TYPES = frozenset(
+    {"MedicationRequest", "MedicationAdministration", "MedicationStatement", "MedicationDispense"}
+)
+_SUBJECT_KEYS = ("subject", "patient")
+
+
+def read_fhir(
+    data: bytes,
+    *,
+    name: str,
+    on: date,
+    lookback_days: int | None,
+    kb: KnowledgeBase,
+    terminology: Terminology | None = None,
+) -> Intake:
+    """Map FHIR input bytes to an :class:`Intake` (Case, warnings, ignored items, summary)."""
+    index = read_resources(data, name)
+    return read_index(
+        index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
+    )
+
+
+def read_index(
+    index: ResourceIndex,
+    *,
+    name: str,
+    on: date,
+    lookback_days: int | None,
+    kb: KnowledgeBase,
+    terminology: Terminology | None = None,
+) -> Intake:
+    """Map already-indexed resources (the CDS Hooks service indexes its prefetch itself)."""
+    from rccnav.adapters.intake import Intake
+
+    window = (
+        lookback_days
+        if lookback_days is not None
+        else int(kb.param("prognosis.lab-lookback", "days"))
+    )
+    ctx = ReadContext(index, terminology or default_terminology(), kb, on, window)
+    patient = _the_patient(index, name)
+    _read_patient(patient, ctx)
+    case = _map(index, patient, ctx, name)
+    ctx.ignored.extend(index.duplicates)
+    return Intake(
+        case=case,
+        warnings=tuple(ctx.warnings),
+        ignored=tuple(ctx.ignored),
+        summary=_summary(index),
+    )
+
+
+# ------------------------------------------------------------------ patient
+
+
+def _the_patient(index: ResourceIndex, name: str) -> Entry:
+    patients = [entry for entry in index.entries if entry.rtype == "Patient"]
+    if not patients:
+        raise InputError(
+            "no Patient resource: rccnav needs the patient's FHIR data as one Bundle or "
+            "NDJSON file including the Patient",
+            where=name,
+        )
+    if len(patients) > 1:
+        # Positions, never ids: a Patient id may be a medical record number.
+        places = ", ".join(entry.position for entry in patients[:5])
+        raise InputError(
+            f"{len(patients)} different Patient resources ({places}); "
+            "rccnav reads one patient at a time",
+            where=name,
+        )
+    patient = patients[0]
+    patient.used = True
+    return patient
+
+
+def _read_patient(patient: Entry, ctx: ReadContext) -> None:
+    resource = patient.resource
+    gender = as_str(resource.get("gender"))
+    if gender in ("male", "female", "other"):
+        ctx.sex = Sex(gender)
+    birth = parse_date(resource.get("birthDate"))
+    if birth is not None:
+        ctx.birth_date = birth.day
+    if resource.get("deceasedBoolean") is True or "deceasedDateTime" in resource:
+        ctx.warn("the Patient is recorded as deceased", "Patient", "warning")
+
+
+def _patient_keys(patient: Entry) -> set[str]:
+    keys = {patient.source}
+    if patient.full_url:
+        keys.add(patient.full_url)
+    rid = as_str(patient.resource.get("id"))
+    if rid:
+        keys.add(f"Patient/{rid}")
+    return keys
+
+
+def _check_subject(entry: Entry, patient: Entry, keys: set[str], index: ResourceIndex) -> None:
+    """Refuse data about another patient, or about a patient not in the input."""
+    for key in _SUBJECT_KEYS:
+        reference = reference_of(entry.resource.get(key))
+        if reference is None or reference in keys or reference.startswith(("#", "Patient?")):
+            continue
+        target = index.resolve_entry(reference)
+        if target is patient:
+            continue
+        if target is None and any(reference.endswith(k) for k in keys if k.startswith("Patient/")):
+            continue
+        what = "another resource" if target is not None else "a resource that is not in the input"
+        raise InputError(
+            f"its {key} refers to {what}, not to the input's Patient; rccnav reads one "
+            "patient's data at a time",
+            where=entry.source,
+        )
+
+
+# ------------------------------------------------------------------ mapping
+
+
+def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> Case:
+    conditions = ConditionFindings()
+    observations = ObservationFindings()
+    procedures = ProcedureFindings()
+    medications = MedicationFindings()
+    keys = _patient_keys(patient)
+    readers: dict[str, Callable[[Entry], None]] = {
+        "Condition": lambda e: read_condition(e, ctx, conditions),
+        "Observation": lambda e: read_observation(e, ctx, observations),
+    }
+    _index_report_dates(index, ctx)
+    later: list[Entry] = []
+    for entry in index.entries:
+        if entry is patient:
+            continue
+        if entry.rtype in readers or entry.rtype == "Procedure" or entry.rtype in MEDICATION_TYPES:
+            _check_subject(entry, patient, keys, index)
+        reader = readers.get(entry.rtype)
+        if reader is not None:
+            reader(entry)
+        elif entry.rtype == "Procedure" or entry.rtype in MEDICATION_TYPES:
+            later.append(entry)
+    for entry in later:  # procedures need the metastases; lines need the dates
+        if entry.rtype == "Procedure":
+            read_procedure(entry, ctx, conditions, procedures)
+        else:
+            read_medication(entry, ctx, medications)
+    return _assemble(conditions, observations, procedures, medications, ctx, name, patient)
+
+
+def _index_report_dates(index: ResourceIndex, ctx: ReadContext) -> None:
+    for entry in index.entries:
+        if entry.rtype != "DiagnosticReport":
+            continue
+        report = entry.resource
+        when = effective_date(report) or parse_date(report.get("issued"))
+        if when is None:
+            continue
+        for result in dicts(report.get("result")):
+            target = index.resolve_entry(reference_of(result))
+            if target is not None:
+                ctx.report_dates.setdefault(target.source, (when, entry))
+
+
+def _assemble(
+    conditions: ConditionFindings,
+    observations: ObservationFindings,
+    procedures: ProcedureFindings,
+    medications: MedicationFindings,
+    ctx: ReadContext,
+    name: str,
+    patient: Entry,
+) -> Case:
+    diagnosis = _diagnosis(conditions, observations, procedures, ctx, name)
+    nephrectomy_date = _nephrectomy_date(procedures)
+    removed = bool(procedures.nephrectomies)
+    primary = _primary_tumour(removed, nephrectomy_date, procedures, conditions, ctx)
+    metastases = _treated(conditions, procedures)
+    try:
+        return Case(
+            case_id=_opaque_id(patient),
+            sex=ctx.sex,
+            birth_date=ctx.birth_date,
+            diagnosis=diagnosis,
+            germline=_germline(observations),
+            performance=select_performance(observations, ctx),
+            labs=select_labs(observations, ctx),
+            primary_tumour=primary,
+            disease=Disease(
+                metastases=metastases,
+                spinal_cord_compression=True if conditions.cord_compression else None,
+            ),
+            prior_therapies=group_lines(
+                medications.episodes, ctx, nephrectomy_date, diagnosis.metastasis_date
+            ),
+            proposed_therapy=proposed_therapy(medications),
+            comorbidities=_comorbidities(conditions, observations),
+        )
+    except ValidationError as exc:
+        raise InputError(f"the FHIR data do not make a consistent case: {exc}", where=name) from exc
+
+
+def _opaque_id(patient: Entry) -> str:
+    """A stable pseudonym for the patient: never the id itself (it may be an MRN)."""
+    digest = hashlib.sha256(f"{patient.full_url}|{patient.source}".encode()).hexdigest()
+    return f"fhir-{digest[:12]}"
+
+
+def _diagnosis(
+    conditions: ConditionFindings,
+    observations: ObservationFindings,
+    procedures: ProcedureFindings,
+    ctx: ReadContext,
+    name: str,
+) -> Diagnosis:
+    if not conditions.primaries:
+        raise InputError(
+            "no renal cell carcinoma diagnosis: no Condition coded as kidney cancer "
+            "(ICD-10 C64, ICD-O-3 / SNOMED CT renal cell carcinoma) or named renal cell "
+            "carcinoma; rccnav assesses metastatic RCC only",
+            where=name,
+        )
+    dated = [
+        (found, primary.entry.source)
+        for primary in conditions.primaries
+        if (found := earliest_sensible(primary.dates, ctx)) is not None
+    ]
+    diagnosed, source = min(dated, key=lambda item: item[0].day) if dated else (None, None)
+    if diagnosed is None and procedures.nephrectomies:
+        # Reference §1.4: the diagnosis is usually the histology or nephrectomy date.
+        earliest = [d for d, _s in procedures.nephrectomies if d is not None]
+        if earliest:
+            day = min(earliest)
+            ctx.warn(
+                f"RCC diagnosis date not recorded; the nephrectomy date {day} is used", None, "info"
+            )
+            return _diagnosis_with(
+                conditions, ctx, day, procedures.nephrectomies[0][1], observations
+            )
+    if diagnosed is None:
+        ctx.warn(
+            "date of the initial RCC diagnosis not recorded (onset/recorded/asserted date)",
+            conditions.primaries[0].entry.source,
+        )
+    elif not diagnosed.precise:
+        ctx.warn(
+            f"RCC diagnosis date given only as {diagnosed.text!r}; taken as {diagnosed.day}",
+            source,
+            "info",
+        )
+    return _diagnosis_with(
+        conditions,
+        ctx,
+        diagnosed.day if diagnosed else None,
+        source or conditions.primaries[0].entry.source,
+        observations,
+    )
+
+
+def _diagnosis_with(
+    conditions: ConditionFindings,
+    ctx: ReadContext,
+    day: date | None,
+    source: str,
+    observations: ObservationFindings,
+) -> Diagnosis:
+    histologies = {p.histology for p in conditions.primaries if p.histology is not None}
+    histology: Histology | None = None
+    if len(histologies) == 1:
+        histology = histologies.pop()
+    elif len(histologies) > 1:
+        ctx.warn(
+            "primary cancer Conditions disagree on histology "
+            f"({', '.join(sorted(h.value for h in histologies))}); "
+            "histology treated as unknown",
+            ", ".join(p.entry.source for p in conditions.primaries),
+        )
+    else:
+        ctx.warn(
+            "RCC histology not specified (no subtype morphology): "
+            "treated as unknown, not as clear cell",
+            conditions.primaries[0].entry.source,
+            "info",
+        )
+    sarcomatoid = True if any(p.sarcomatoid for p in conditions.primaries) else None
+    metastasis_dates = [d for d, _s in conditions.metastasis_dates] + [
+        d for d, _s in observations.metastatic_stage
+    ]
+    return Diagnosis(
+        date=day,
+        histology=histology,
+        sarcomatoid=sarcomatoid,
+        metastasis_date=min(metastasis_dates) if metastasis_dates else None,
+        source=source,
+    )
+
+
+def _nephrectomy_date(procedures: ProcedureFindings) -> date | None:
+    dated = [d for d, _s in procedures.nephrectomies if d is not None]
+    return max(dated) if dated else None
+
+
+def _primary_tumour(
+    removed: bool,
+    nephrectomy_date: date | None,
+    procedures: ProcedureFindings,
+    conditions: ConditionFindings,
+    ctx: ReadContext,
+) -> PrimaryTumour:
+    source = None
+    if removed:
+        latest = [s for d, s in procedures.nephrectomies if d == nephrectomy_date]
+        source = latest[0] if latest else procedures.nephrectomies[0][1]
+    bleeding = pain = None
+    if not removed:
+        # Haematuria and flank pain point at the primary only while it is in place.
+        bleeding = True if conditions.haematuria else None
+        pain = True if conditions.flank_pain else None
+        source = conditions.haematuria or conditions.flank_pain
+    else:
+        for symptom in (conditions.haematuria, conditions.flank_pain):
+            if symptom:
+                ctx.ignored.append(
+                    f"{symptom}: symptom recorded, but the primary tumour was removed"
+                )
+    return PrimaryTumour(
+        in_place=False if removed else None,
+        nephrectomy_date=nephrectomy_date,
+        bleeding=bleeding,
+        pain=pain,
+        source=source,
+    )
+
+
+def _treated(
+    conditions: ConditionFindings, procedures: ProcedureFindings
+) -> tuple[Metastasis, ...]:
+    """Mark metastases that a radiotherapy or resection Procedure names as treated."""
+    treated_indexes = {
+        index
+        for source in procedures.treated_conditions
+        for index in conditions.metastasis_conditions.get(source, [])
+    }
+    result: list[Metastasis] = []
+    for number, metastasis in enumerate(conditions.metastases):
+        if number in treated_indexes or metastasis.site in procedures.treated_sites:
+            metastasis = metastasis.model_copy(update={"treated": True})
+        result.append(metastasis)
+    return tuple(result)
+
+
+def _germline(observations: ObservationFindings) -> Germline:
+    if not observations.germline_tested:
+        return Germline()
+    variants = tuple(observations.germline_variants)
+    source = ", ".join(dict.fromkeys(observations.germline_tested))
+    return Germline(tested=True, pathogenic_variants=variants, source=source)
+
+
+def _comorbidities(
+    conditions: ConditionFindings, observations: ObservationFindings
+) -> Comorbidities:
+    flags = dict(conditions.comorbidities)
+    if observations.pregnant and "pregnancy" not in flags:
+        flags["pregnancy"] = observations.pregnant[-1][1]
+    values: dict[str, object] = {name: True for name in flags}
+    return Comorbidities.model_validate({**values, "sources": flags})
+
+
+def _summary(index: ResourceIndex) -> InputSummary:
+    used: Counter[str] = Counter()
+    unused: Counter[str] = Counter(index.uncounted)
+    for entry in index.entries:
+        (used if entry.used else unused)[entry.rtype] += 1
+    return InputSummary(
+        kind=index.kind, used=dict(sorted(used.items())), unused=dict(sorted(unused.items()))
+    )

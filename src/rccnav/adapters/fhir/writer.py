@@ -1,0 +1,353 @@
+"""Write an Assessment as a FHIR R4 collection Bundle.
+
+- one RiskAssessment per model (IMDC, MSKCC): ``basis`` references the
+  Observations/Conditions each factor was read from, ``prediction`` carries the
+  group (or each group still possible) with the published median survival;
+- the recommendations as a RequestGroup whose actions cite the knowledge-base
+  sources (``documentation`` RelatedArtifacts);
+- each warning as a DetectedIssue;
+- a Provenance naming rccnav and the knowledge-base version and checksum.
+
+Plain dicts are built here (fast); the tests validate every emitted resource
+with the ``fhir.resources`` R4B models.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rccnav.core.assessment import (
+    Assessment,
+    Decision,
+    Reason,
+    RiskResult,
+    TherapyOption,
+    Warning,
+)
+
+if TYPE_CHECKING:
+    from rccnav.adapters.intake import Intake
+
+JSON = dict[str, Any]
+RCCNAV_SYSTEM = "https://rccnav.example.org/fhir/CodeSystem"
+RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+_REFERENCE = re.compile(r"^(urn:uuid:[0-9a-fA-F-]{36}|[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})$")
+_QUALITATIVE = {"favorable": "low", "intermediate": "moderate", "poor": "high"}
+_SEVERITY = {"critical": "high", "warning": "moderate", "info": "low"}
+_PRIORITY = {"emergency": "stat", "urgent": "urgent", "routine": "routine"}
+_MODEL_NAMES = {
+    "imdc": "IMDC (Heng) prognostic model",
+    "mskcc": "MSKCC (Motzer) prognostic model",
+}
+
+
+def assessment_to_bundle(
+    assessment: Assessment,
+    intake: Intake | None = None,
+    *,
+    patient_reference: str | None = None,
+    now: datetime | None = None,
+) -> JSON:
+    """The Assessment as a FHIR R4 ``collection`` Bundle (plain JSON-ready dict).
+
+    ``patient_reference`` (e.g. ``Patient/123`` from the input Bundle) becomes the
+    subject; without it the subject is the opaque case id as an identifier.
+    """
+    writer = _Writer(assessment, _subject(assessment, intake, patient_reference), now)
+    return writer.bundle()
+
+
+def _subject(assessment: Assessment, intake: Intake | None, reference: str | None) -> JSON:
+    reference = reference or getattr(intake, "patient_reference", None)
+    if isinstance(reference, str) and reference:
+        return {"reference": reference}
+    return {
+        "identifier": {
+            "system": f"{RCCNAV_SYSTEM}/case-id",
+            "value": assessment.case_id or "unidentified",
+        },
+        "display": "the assessed patient",
+    }
+
+
+def references_in(source: str | None) -> list[str]:
+    """FHIR references named in a fact's ``source`` ("Observation/a + Observation/b")."""
+    if not source:
+        return []
+    parts = re.split(r"\s*(?:\+|,)\s*", source)
+    return [part for part in parts if _REFERENCE.match(part)]
+
+
+class _Writer:
+    def __init__(self, assessment: Assessment, subject: JSON, now: datetime | None) -> None:
+        self.assessment = assessment
+        self.subject = subject
+        self.now = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        seed = f"{assessment.case_id}|{assessment.on}|{assessment.knowledge_base.checksum}"
+        self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"rccnav:{seed}")
+        self.entries: list[JSON] = []
+        self._citations = _citations()
+
+    def _add(self, resource: JSON, key: str) -> str:
+        resource_id = str(uuid.uuid5(self.namespace, key))
+        resource["id"] = resource_id
+        full_url = f"urn:uuid:{resource_id}"
+        self.entries.append({"fullUrl": full_url, "resource": resource})
+        return full_url
+
+    def bundle(self) -> JSON:
+        a = self.assessment
+        for result in (a.imdc, a.mskcc):
+            self._add(self._risk_assessment(result), f"risk:{result.model}")
+        self._add(self._request_group(), "recommendations")
+        for number, warning in enumerate(a.warnings):
+            self._add(self._detected_issue(warning), f"warning:{number}")
+        targets = [{"reference": entry["fullUrl"]} for entry in self.entries]
+        self._add(self._provenance(targets), "provenance")
+        return {
+            "resourceType": "Bundle",
+            "id": str(uuid.uuid5(self.namespace, "bundle")),
+            "type": "collection",
+            "timestamp": self.now,
+            "entry": self.entries,
+        }
+
+    # ---------------------------------------------------------- risk models
+
+    def _risk_assessment(self, result: RiskResult) -> JSON:
+        basis: list[str] = []
+        for factor in result.factors:
+            for reference in references_in(factor.source):
+                if reference not in basis:
+                    basis.append(reference)
+        groups = (result.risk_group,) if result.risk_group else result.possible_groups
+        resource: JSON = {
+            "resourceType": "RiskAssessment",
+            "status": "final",
+            "method": _concept(
+                f"{RCCNAV_SYSTEM}/prognostic-model", result.model, _MODEL_NAMES[result.model]
+            ),
+            "code": {
+                "text": f"{result.model.upper()} risk group for metastatic renal cell carcinoma"
+            },
+            "subject": self.subject,
+            "occurrenceDateTime": self.assessment.on.isoformat(),
+            "prediction": [self._prediction(result, group) for group in groups],
+            "note": [{"text": _factor_note(result)}],
+        }
+        if basis:
+            resource["basis"] = [{"reference": reference} for reference in basis]
+        if result.missing:
+            resource["note"].append(
+                {
+                    "text": "Missing: "
+                    + "; ".join(f"{m.factor} ({m.needed})" for m in result.missing)
+                }
+            )
+        return resource
+
+    def _prediction(self, result: RiskResult, group: str) -> JSON:
+        survival = [s for s in result.survival if s.risk_group == group]
+        determined = result.risk_group is not None
+        text = f"{result.model.upper()} {group} risk" + ("" if determined else " (possible)")
+        rationale = (
+            f"{result.factor_count_min} adverse factor(s)"
+            if result.factor_count_min == result.factor_count_max
+            else f"{result.factor_count_min}-{result.factor_count_max} adverse factors "
+            "(some unknown)"
+        )
+        if survival:
+            rationale += "; published median overall survival " + "; ".join(
+                f"{s.median_os_months:g} months ({s.setting}, {s.cohort}; {s.review_status})"
+                for s in survival
+            )
+        return {
+            "outcome": {"text": text},
+            "qualitativeRisk": _concept(RISK_PROBABILITY, _QUALITATIVE[group], None),
+            "rationale": rationale,
+        }
+
+    # ------------------------------------------------------ recommendations
+
+    def _request_group(self) -> JSON:
+        a = self.assessment
+        therapy = a.systemic_therapy
+        actions: list[JSON] = [
+            {
+                "title": f"Systemic therapy, line {therapy.line} ({therapy.setting})",
+                "description": _reasons_text(therapy.reasons) or "Options by guideline category.",
+                "documentation": self._documentation(_sources(therapy.reasons)),
+                "action": [self._option(option) for option in therapy.options],
+            },
+            self._decision("Cytoreductive nephrectomy", a.cytoreductive_nephrectomy),
+            self._decision("Metastasectomy", a.metastasectomy),  # type: ignore[arg-type]
+            self._decision(
+                "Adjuvant pembrolizumab after metastasectomy",
+                a.metastasectomy.adjuvant_pembrolizumab,
+            ),
+            self._decision("Active surveillance", a.active_surveillance),
+            self._decision("Clinical trial", a.clinical_trial),
+            self._decision("Genetic counselling and testing", a.genetics),
+        ]
+        for measure in a.local_therapy:
+            action: JSON = {
+                "title": measure.title,
+                "description": _reasons_text(measure.reasons) or measure.title,
+                "priority": _PRIORITY.get(measure.urgency, "routine"),
+                "code": [_concept(f"{RCCNAV_SYSTEM}/local-therapy", measure.id, measure.title)],
+            }
+            self._cite(action, _sources(measure.reasons))
+            actions.append(action)
+        for action in actions:
+            if not action.get("documentation"):
+                action.pop("documentation", None)
+            if not action.get("action"):
+                action.pop("action", None)
+        return {
+            "resourceType": "RequestGroup",
+            "status": "draft",
+            "intent": "proposal",
+            "subject": self.subject,
+            "authoredOn": self.now,
+            "note": [
+                {
+                    "text": "Decision support from rccnav, knowledge base "
+                    f"{a.knowledge_base.version}; "
+                    "for review by the treating clinician, not an order."
+                }
+            ],
+            "action": actions,
+        }
+
+    def _option(self, option: TherapyOption) -> JSON:
+        category = option.category.replace("-", " ")
+        action: JSON = {
+            "prefix": category.capitalize(),
+            "title": option.name,
+            "description": _reasons_text(option.reasons) or option.name,
+            "code": [_concept(f"{RCCNAV_SYSTEM}/regimen", option.regimen, option.name)],
+        }
+        self._cite(action, (*option.sources, *_sources(option.reasons)))
+        return action
+
+    def _decision(self, title: str, decision: Decision) -> JSON:
+        action: JSON = {
+            "title": title,
+            "description": f"{decision.recommendation}: {_reasons_text(decision.reasons)}".rstrip(
+                ": "
+            ),
+            "code": [_concept(f"{RCCNAV_SYSTEM}/recommendation", decision.recommendation, None)],
+        }
+        if decision.unknowns:
+            action["textEquivalent"] = "Unknown: " + "; ".join(decision.unknowns)
+        self._cite(action, _sources(decision.reasons))
+        return action
+
+    def _cite(self, action: JSON, sources: Iterable[str]) -> None:
+        documentation = self._documentation(sources)
+        if documentation:
+            action["documentation"] = documentation
+
+    def _documentation(self, sources: Iterable[str]) -> list[JSON]:
+        artifacts: list[JSON] = []
+        for source_id in dict.fromkeys(sources):
+            citation, url = self._citations.get(source_id, (None, None))
+            artifact: JSON = {"type": "citation", "label": source_id}
+            if citation:
+                artifact["citation"] = citation
+            if url:
+                artifact["url"] = url
+            artifacts.append(artifact)
+        return artifacts
+
+    # -------------------------------------------------------------- others
+
+    def _detected_issue(self, warning: Warning) -> JSON:
+        resource: JSON = {
+            "resourceType": "DetectedIssue",
+            "status": "final",
+            "code": _concept(
+                f"{RCCNAV_SYSTEM}/warning", warning.code, warning.code.replace("-", " ")
+            ),
+            "severity": _SEVERITY.get(warning.severity, "moderate"),
+            "identifiedDateTime": self.assessment.on.isoformat(),
+            "detail": warning.message,
+        }
+        if "reference" in self.subject:
+            resource["patient"] = self.subject
+        implicated = references_in(warning.source)
+        if implicated:
+            resource["implicated"] = [{"reference": reference} for reference in implicated]
+        if warning.sources:
+            resource["reference"] = f"{RCCNAV_SYSTEM}/source#{warning.sources[0]}"
+        return resource
+
+    def _provenance(self, targets: list[JSON]) -> JSON:
+        from rccnav import __version__
+
+        kb = self.assessment.knowledge_base
+        return {
+            "resourceType": "Provenance",
+            "target": targets,
+            "recorded": self.now,
+            "activity": {"text": "clinical decision support assessment"},
+            "agent": [
+                {
+                    "type": _concept(
+                        "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                        "assembler",
+                        "Assembler",
+                    ),
+                    "who": {"display": f"rccnav {__version__}"},
+                }
+            ],
+            "entity": [
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": {
+                            "system": f"{RCCNAV_SYSTEM}/knowledge-base",
+                            "value": kb.version,
+                        },
+                        "display": f"rccnav knowledge base {kb.version} (sha256 {kb.checksum})",
+                    },
+                }
+            ],
+        }
+
+
+def _concept(system: str, code: str, display: str | None) -> JSON:
+    coding: JSON = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    concept: JSON = {"coding": [coding]}
+    if display:
+        concept["text"] = display
+    return concept
+
+
+def _factor_note(result: RiskResult) -> str:
+    return "; ".join(f"{f.name}: {f.status} ({f.evidence})" for f in result.factors)
+
+
+def _reasons_text(reasons: Iterable[Reason]) -> str:
+    return " ".join(reason.text for reason in reasons)
+
+
+def _sources(reasons: Iterable[Reason]) -> tuple[str, ...]:
+    return tuple(source for reason in reasons for source in reason.sources)
+
+
+def _citations() -> dict[str, tuple[str | None, str | None]]:
+    """Knowledge-base citations by source id (the bundled knowledge base)."""
+    from rccnav.knowledge.loader import default_knowledge_base
+
+    try:
+        kb = default_knowledge_base()
+    except Exception:  # a broken knowledge base must not stop writing the result
+        return {}
+    return {source.id: (source.citation, source.url) for source in kb.sources.values()}

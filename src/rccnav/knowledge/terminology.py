@@ -1,0 +1,293 @@
+"""Terminology for the FHIR adapter: code systems, value sets, unit synonyms.
+
+The codes live in ``knowledge/data/terminology.yaml`` so a clinician or
+terminologist reviews data, not Python. This module validates that file on load
+and compiles it into look-up tables: a coding is matched by (code system, code)
+in a dict, ICD-style prefixes by trying each prefix length of the code, and
+free-text patterns as pre-compiled regular expressions.
+
+It is separate from the guideline knowledge base (``loader.py``) because it
+changes with coding practice, not with clinical evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rccnav.knowledge.model import ReviewStatus
+
+
+class TerminologyError(ValueError):
+    """terminology.yaml is malformed or refers to an unknown code system."""
+
+
+class _Term(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodeSystem(_Term):
+    url: str
+    aliases: tuple[str, ...] = ()
+    normalise: Literal["none", "icd"] = "none"
+
+
+class Concept(_Term):
+    system: str = Field(description="Key of a code system in `code_systems`")
+    code: str | None = None
+    prefix: str | None = None
+    display: str
+    target: str | None = None
+    sarcomatoid: bool | None = None
+    status: ReviewStatus | None = Field(None, description="Overrides the value set's status")
+
+    @model_validator(mode="after")
+    def _code_or_prefix(self) -> Concept:
+        if (self.code is None) == (self.prefix is None):
+            raise ValueError(f"concept {self.display!r} needs exactly one of code or prefix")
+        return self
+
+
+class TextRule(_Term):
+    pattern: str
+    target: str | None = None
+
+
+class ValueSet(_Term):
+    id: str
+    title: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+    concepts: tuple[Concept, ...] = ()
+    text: tuple[TextRule, ...] = ()
+
+
+class Match:
+    """A concept a coding or text matched, with its review status."""
+
+    __slots__ = ("concept", "status", "value_set")
+
+    def __init__(self, value_set: ValueSet, concept: Concept) -> None:
+        self.value_set = value_set
+        self.concept = concept
+        self.status = concept.status or value_set.status
+
+    @property
+    def target(self) -> str | None:
+        return self.concept.target
+
+
+class TextMatch:
+    __slots__ = ("rule", "value_set")
+
+    def __init__(self, value_set: ValueSet, rule: TextRule) -> None:
+        self.value_set = value_set
+        self.rule = rule
+
+    @property
+    def target(self) -> str | None:
+        return self.rule.target
+
+
+class _CompiledSet:
+    __slots__ = ("exact", "max_prefix", "patterns", "prefixes")
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str], Match] = {}
+        self.prefixes: dict[tuple[str, str], Match] = {}
+        self.max_prefix = 0
+        self.patterns: list[tuple[re.Pattern[str], TextMatch]] = []
+
+
+class TerminologyData(_Term):
+    """terminology.yaml as validated data (the schema a reviewer edits)."""
+
+    version: str
+    code_systems: dict[str, CodeSystem]
+    profiles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    value_sets: tuple[ValueSet, ...]
+    adjuvant_regimens: tuple[str, ...] = ()
+    units: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, int] = Field(default_factory=dict)
+
+
+class Terminology:
+    """The compiled look-up tables: plain dicts, so a look-up costs a few dict probes.
+
+    (Kept out of pydantic on purpose: private-attribute access on a model goes
+    through ``__getattr__`` and made each look-up about ten times slower.)
+    """
+
+    __slots__ = (
+        "_compiled",
+        "_normalise_icd",
+        "_sets",
+        "_system_by_url",
+        "adjuvant_regimens",
+        "data",
+        "parameters",
+        "profiles",
+        "units",
+        "version",
+    )
+
+    def __init__(self, data: TerminologyData) -> None:
+        self.data = data
+        self.version = data.version
+        self.profiles = {kind: frozenset(names) for kind, names in data.profiles.items()}
+        self.adjuvant_regimens = data.adjuvant_regimens
+        self.units = dict(data.units)
+        self.parameters = dict(data.parameters)
+        self._normalise_icd = {k for k, s in data.code_systems.items() if s.normalise == "icd"}
+        self._system_by_url: dict[str, str] = {}
+        for key, system in data.code_systems.items():
+            for url in (system.url, *system.aliases):
+                if url in self._system_by_url:
+                    raise ValueError(f"code system URL {url!r} is listed twice")
+                self._system_by_url[url] = key
+        self._sets: dict[str, ValueSet] = {}
+        self._compiled: dict[str, _CompiledSet] = {}
+        for value_set in data.value_sets:
+            if value_set.id in self._sets:
+                raise ValueError(f"value set {value_set.id!r} is defined twice")
+            self._sets[value_set.id] = value_set
+            self._compiled[value_set.id] = self._compile(value_set, data)
+
+    def _compile(self, value_set: ValueSet, data: TerminologyData) -> _CompiledSet:
+        compiled = _CompiledSet()
+        for concept in value_set.concepts:
+            if concept.system not in data.code_systems:
+                raise ValueError(
+                    f"value set {value_set.id}: concept {concept.display!r} uses unknown "
+                    f"code system {concept.system!r}"
+                )
+            if concept.code is not None:
+                key = (concept.system, self._normalise(concept.system, concept.code))
+                compiled.exact[key] = Match(value_set, concept)
+            else:
+                assert concept.prefix is not None
+                prefix = self._normalise(concept.system, concept.prefix)
+                compiled.prefixes[(concept.system, prefix)] = Match(value_set, concept)
+                compiled.max_prefix = max(compiled.max_prefix, len(prefix))
+        for rule in value_set.text:
+            try:
+                pattern = re.compile(rule.pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(
+                    f"value set {value_set.id}: bad pattern {rule.pattern!r}: {exc}"
+                ) from exc
+            compiled.patterns.append((pattern, TextMatch(value_set, rule)))
+        return compiled
+
+    def _normalise(self, system_key: str, code: str) -> str:
+        code = code.strip()
+        if system_key in self._normalise_icd:
+            return code.replace(".", "").upper()
+        return code
+
+    # ---------------------------------------------------------------- look-ups
+
+    def system_key(self, url: str | None) -> str | None:
+        """The code-system key for a FHIR ``system`` URL or alias, or None if unknown."""
+        if url is None:
+            return None
+        found = self._system_by_url.get(url)
+        if found is None:
+            found = self._system_by_url.get(url.strip().rstrip("/"))
+        return found
+
+    def value_set(self, value_set_id: str) -> ValueSet:
+        return self._sets[value_set_id]
+
+    @property
+    def value_sets(self) -> tuple[ValueSet, ...]:
+        return self.data.value_sets
+
+    def lookup(self, value_set_id: str, system_url: str | None, code: str | None) -> Match | None:
+        """Match one coding against a value set (exact code, then longest prefix)."""
+        if code is None:
+            return None
+        system_key = self.system_key(system_url)
+        if system_key is None:
+            return None
+        compiled = self._compiled[value_set_id]
+        normalised = self._normalise(system_key, code)
+        found = compiled.exact.get((system_key, normalised))
+        if found is None and compiled.prefixes:
+            for length in range(min(len(normalised), compiled.max_prefix), 0, -1):
+                found = compiled.prefixes.get((system_key, normalised[:length]))
+                if found is not None:
+                    break
+        return found
+
+    def match_text(self, value_set_id: str, text: str | None) -> TextMatch | None:
+        """The first text rule of the value set that matches ``text``."""
+        if not text:
+            return None
+        for pattern, found in self._compiled[value_set_id].patterns:
+            if pattern.search(text):
+                return found
+        return None
+
+    def has_profile(self, kind: str, profiles: Iterable[str]) -> bool:
+        """Whether any declared profile/extension URL is one of ``kind`` (by its last path part)."""
+        names = self.profiles.get(kind)
+        if not names:
+            return False
+        for url in profiles:
+            tail = url.split("|", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            if tail in names:
+                return True
+        return False
+
+    def ucum_unit(self, unit: str) -> str:
+        """The UCUM spelling of a printable unit string (unchanged when not listed)."""
+        stripped = unit.strip()
+        return self.units.get(stripped, stripped)
+
+    def param(self, name: str) -> int:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise TerminologyError(f"terminology parameter {name!r} is not defined") from None
+
+
+def default_terminology_path() -> Path:
+    return Path(str(resources.files("rccnav.knowledge") / "data" / "terminology.yaml"))
+
+
+def parse_terminology(content: Mapping[str, Any]) -> Terminology:
+    try:
+        data = TerminologyData.model_validate(content)
+    except ValidationError as exc:
+        raise TerminologyError(f"terminology.yaml does not match its schema:\n{exc}") from exc
+    try:
+        return Terminology(data)
+    except ValueError as exc:
+        raise TerminologyError(f"terminology.yaml: {exc}") from exc
+
+
+def load_terminology(path: Path | None = None) -> Terminology:
+    source = path or default_terminology_path()
+    try:
+        content = yaml.safe_load(source.read_bytes())
+    except FileNotFoundError as exc:
+        raise TerminologyError(f"terminology file missing: {source}") from exc
+    except yaml.YAMLError as exc:
+        raise TerminologyError(f"{source.name}: not valid YAML: {exc}") from exc
+    if not isinstance(content, dict):
+        raise TerminologyError(f"{source.name}: top level must be a mapping")
+    return parse_terminology(content)
+
+
+@lru_cache(maxsize=1)
+def default_terminology() -> Terminology:
+    """The bundled terminology, loaded and compiled once per process."""
+    return load_terminology()
