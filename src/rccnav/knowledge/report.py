@@ -5,6 +5,11 @@ their citations) and its review status, plus the version and content checksum th
 sign-off applies to. The report walks the KnowledgeBase model's fields rather than
 a hand-kept list, so a section added to the knowledge base appears here without
 a code change (under its field name until it is given a title below).
+
+Order: identity (version, checksum), the sign-off block, a review summary and the
+worklist of unverified items, then the content in the order a clinician checks it
+(rules first, the source list with its citations last). Unverified entries carry a
+visible flag, not only a status word.
 """
 
 from __future__ import annotations
@@ -23,18 +28,24 @@ from rccnav.knowledge.model import KnowledgeBase
 Format = Literal["markdown", "html"]
 
 SECTION_TITLES = {
-    "sources": "Sources",
-    "agents": "Agents",
+    "rules": "Rules",
+    "therapy_tables": "Recommendation tables",
     "regimens": "Regimens",
     "non_drug_options": "Non-drug options",
-    "therapy_tables": "Recommendation tables",
-    "rules": "Rules",
+    "agents": "Agents",
     "contraindications": "Contraindications",
     "therapy_categories": "Ineffective and experimental therapy categories",
     "nonstandard_combinations": "Nonstandard combinations",
     "analytes": "Laboratory analytes",
     "default_limits": "Default reference limits",
     "survival": "Published survival by risk group",
+    "sources": "Sources",
+}
+# Sections in SECTION_TITLES come in that order; any other section follows, sources last.
+_LAST = "sources"
+FLAGS = {
+    "unverified": "UNVERIFIED: check against the primary source before clinical use",
+    "design-choice": "design choice of rccnav, not guideline text",
 }
 # Not content to review: identity of the whole, or look-ups derived from other
 # sections (``*_index``).
@@ -95,16 +106,57 @@ def _entry(item: BaseModel, index: int) -> Entry:
     return Entry(_title(item, index), status, fields, tuple(data.get("sources") or ()))
 
 
+def _ordered_keys(kb: KnowledgeBase) -> list[str]:
+    keys = [
+        key for key in type(kb).model_fields if key not in _SKIPPED and not key.endswith("_index")
+    ]
+    known = [key for key in SECTION_TITLES if key in keys and key != _LAST]
+    others = [key for key in keys if key not in SECTION_TITLES]
+    return [*known, *others, *([_LAST] if _LAST in keys else [])]
+
+
 def build_sections(kb: KnowledgeBase) -> list[ReportSection]:
     sections = []
-    for key in type(kb).model_fields:
-        if key in _SKIPPED or key.endswith("_index"):
-            continue
+    for key in _ordered_keys(kb):
         items = _entries(getattr(kb, key))
         title = SECTION_TITLES.get(key, key.replace("_", " ").capitalize())
         entries = tuple(_entry(item, index) for index, item in enumerate(items))
         sections.append(ReportSection(key, title, entries))
-    return sections
+    return _with_citing_entries(sections)
+
+
+def _with_citing_entries(sections: list[ReportSection]) -> list[ReportSection]:
+    """Each source lists the entries that cite it, so a reviewer can check it once for all."""
+    cited_by: dict[str, list[str]] = {}
+    for section in sections:
+        for entry in section.entries:
+            for source_id in entry.sources:
+                cited_by.setdefault(source_id, []).append(f"{section.title}: {entry.title}")
+    out = []
+    for section in sections:
+        if section.key == "sources":
+            entries = tuple(
+                Entry(
+                    e.title,
+                    e.status,
+                    (*e.fields, ("cited by", "; ".join(cited_by.get(e.title, ["(not cited)"])))),
+                    e.sources,
+                )
+                for e in section.entries
+            )
+            section = ReportSection(section.key, section.title, entries)
+        out.append(section)
+    return out
+
+
+def unverified_entries(sections: Iterable[ReportSection]) -> list[tuple[str, str]]:
+    """(section title, entry title) of every entry still marked unverified."""
+    return [
+        (section.title, entry.title)
+        for section in sections
+        for entry in section.entries
+        if entry.status == "unverified"
+    ]
 
 
 def status_counts(sections: Iterable[ReportSection]) -> dict[str, Counter[str]]:
@@ -142,6 +194,7 @@ def _markdown(kb: KnowledgeBase, sections: list[ReportSection]) -> str:
         f"- Generated: {date.today().isoformat()}",
         "",
         INTRO,
+        *_signoff_markdown(kb),
         "",
         "## Review status summary",
         "",
@@ -154,19 +207,24 @@ def _markdown(kb: KnowledgeBase, sections: list[ReportSection]) -> str:
             f"| {title} | {total} | {counts['verified']} | {counts['unverified']} "
             f"| {counts['design-choice']} | {counts['n/a']} |"
         )
+    pending = unverified_entries(sections)
+    lines += ["", f"## Items awaiting verification ({len(pending)})", ""]
+    lines += [f"- {_md(section)}: {_md(title)}" for section, title in pending] or ["None."]
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         if not section.entries:
             lines.append("No entries.")
         for entry in section.entries:
             status = f" — review status: **{entry.status}**" if entry.status else ""
-            lines += [f"### {_md(entry.title)}{status}", ""]
+            flag = f" ⚠ **{FLAGS[entry.status]}**" if entry.status == "unverified" else ""
+            lines += [f"### {_md(entry.title)}{status}{flag}", ""]
+            if entry.status == "design-choice":
+                lines += [f"> {FLAGS['design-choice']}", ""]
             lines += [f"- **{name}**: {_md(value)}" for name, value in entry.fields]
             if entry.sources:
                 lines.append("- **sources**:")
                 lines += [f"  - {_md(_citation(kb, s))}" for s in entry.sources]
             lines.append("")
-    lines += _signoff_markdown(kb)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -175,7 +233,8 @@ def _signoff_markdown(kb: KnowledgeBase) -> list[str]:
         "",
         "## Sign-off",
         "",
-        f"I have reviewed knowledge base version {kb.version} (checksum `{kb.checksum[:12]}`).",
+        f"I have reviewed knowledge base version {kb.version}, content checksum",
+        f"`{kb.checksum}`, entry by entry below, including every item marked unverified.",
         "",
         "| role | name | date | signature |",
         "|---|---|---|---|",
@@ -196,7 +255,8 @@ _CSS = (
     "line-height:1.4}table{border-collapse:collapse}"
     "td,th{border:1px solid #999;padding:.25rem .5rem}"
     ".unverified{background:#fff3cd}.verified{background:#e7f5e7}.design-choice{background:#e8eefc}"
-    "dt{font-weight:bold}dd{margin:0 0 .4rem 1.5rem}@media print{h2{page-break-before:always}}"
+    "dt{font-weight:bold}dd{margin:0 0 .4rem 1.5rem}.flag{font-size:.8em;color:#8a4b00}"
+    "@media print{h2{page-break-before:always}}"
 )
 
 
@@ -210,6 +270,13 @@ def _html(kb: KnowledgeBase, sections: list[ReportSection]) -> str:
         f"<p>Version <strong>{_h(kb.version)}</strong>; content checksum (SHA-256) "
         f"<code>{_h(kb.checksum)}</code>; generated {date.today().isoformat()}.</p>",
         f"<p>{_h(INTRO).replace('*', '')}</p>",
+        "<h2>Sign-off</h2>",
+        f"<p>I have reviewed knowledge base version {_h(kb.version)}, content checksum "
+        f"<code>{_h(kb.checksum)}</code>, entry by entry below, including every item marked "
+        "unverified.</p>",
+        "<table><tr><th>role</th><th>name</th><th>date</th><th>signature</th></tr>",
+        "<tr><td>Reviewing clinician</td><td></td><td></td><td></td></tr>",
+        "<tr><td>Second reviewer</td><td></td><td></td><td></td></tr></table>",
         "<h2>Review status summary</h2><table><tr><th>section</th><th>entries</th>"
         "<th>verified</th><th>unverified</th><th>design-choice</th><th>no status field</th></tr>",
     ]
@@ -220,6 +287,10 @@ def _html(kb: KnowledgeBase, sections: list[ReportSection]) -> str:
             f"<td>{counts['n/a']}</td></tr>"
         )
     out.append("</table>")
+    pending = unverified_entries(sections)
+    out.append(f"<h2>Items awaiting verification ({len(pending)})</h2>")
+    items = "".join(f"<li>{_h(section)}: {_h(title)}</li>" for section, title in pending)
+    out.append(f"<ul>{items}</ul>" if items else "<p>None.</p>")
     for section in sections:
         out.append(f'<h2 id="{_h(section.key)}">{_h(section.title)}</h2>')
         if not section.entries:
@@ -227,21 +298,18 @@ def _html(kb: KnowledgeBase, sections: list[ReportSection]) -> str:
         for entry in section.entries:
             css = f' class="{_h(entry.status)}"' if entry.status else ""
             status = f" — review status: {_h(entry.status)}" if entry.status else ""
-            out.append(f"<h3{css}>{_h(entry.title)}{status}</h3><dl>")
+            flag = (
+                f' <span class="flag">⚠ {_h(FLAGS[entry.status])}</span>'
+                if entry.status in FLAGS
+                else ""
+            )
+            out.append(f"<h3{css}>{_h(entry.title)}{status}{flag}</h3><dl>")
             out += [f"<dt>{_h(n)}</dt><dd>{_h(v)}</dd>" for n, v in entry.fields]
             if entry.sources:
                 items = "".join(f"<li>{_h(_citation(kb, s))}</li>" for s in entry.sources)
                 out.append(f"<dt>sources</dt><dd><ul>{items}</ul></dd>")
             out.append("</dl>")
-    out += [
-        "<h2>Sign-off</h2>",
-        f"<p>I have reviewed knowledge base version {_h(kb.version)} "
-        f"(checksum <code>{_h(kb.checksum[:12])}</code>).</p>",
-        "<table><tr><th>role</th><th>name</th><th>date</th><th>signature</th></tr>",
-        "<tr><td>Reviewing clinician</td><td></td><td></td><td></td></tr>",
-        "<tr><td>Second reviewer</td><td></td><td></td><td></td></tr></table>",
-        "</body></html>",
-    ]
+    out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 

@@ -1,0 +1,123 @@
+"""terminology.yaml: it loads, and every target names something the Case or KB knows."""
+
+from __future__ import annotations
+
+import pytest
+
+from rccnav.core.case import Gene, Histology, Labs, Site, StopReason
+from rccnav.knowledge.loader import default_knowledge_base
+from rccnav.knowledge.terminology import (
+    TerminologyError,
+    default_terminology,
+    parse_terminology,
+)
+
+TERM = default_terminology()
+
+TARGETS: dict[str, set[str]] = {
+    "histology": {h.value for h in Histology} | {"unknown"},
+    "metastasis-condition": {s.value for s in Site},
+    "metastasis-body-site": {s.value for s in Site},
+    "observation-kind": set(Labs.model_fields)
+    | {"kps", "ecog", "tnm-m", "genetic-variant", "pregnancy-status"},
+    "hereditary-rcc-gene": {g.value for g in Gene},
+    "stop-reason": {r.value for r in StopReason},
+    "kps-answer": {str(n) for n in range(0, 101, 10)},
+    "ecog-answer": {str(n) for n in range(6)},
+}
+
+
+def test_loads_once_and_is_cached() -> None:
+    assert default_terminology() is TERM
+    assert TERM.version
+
+
+@pytest.mark.parametrize("value_set_id", sorted(TARGETS))
+def test_targets_are_known_values(value_set_id: str) -> None:
+    value_set = TERM.value_set(value_set_id)
+    allowed = TARGETS[value_set_id]
+    targets = {c.target for c in value_set.concepts} | {r.target for r in value_set.text}
+    assert targets - {None} <= allowed
+
+
+def test_agent_targets_are_knowledge_base_agents() -> None:
+    kb = default_knowledge_base()
+    targets = {c.target for c in TERM.value_set("antineoplastic-agent").concepts}
+    assert targets <= set(kb.agents)
+    assert set(TERM.adjuvant_regimens) <= set(kb.regimens) | set(kb.agents)
+
+
+def test_analyte_loinc_codes_agree_with_the_knowledge_base() -> None:
+    kb = default_knowledge_base()
+    for analyte in kb.analytes.values():
+        for code in analyte.loinc:
+            match = TERM.lookup("observation-kind", "http://loinc.org", code)
+            assert match is not None and match.target == analyte.id, (analyte.id, code)
+
+
+def test_every_value_set_cites_sources() -> None:
+    assert all(value_set.sources for value_set in TERM.value_sets)
+
+
+def test_system_aliases_and_icd_normalisation() -> None:
+    assert TERM.system_key("urn:oid:2.16.840.1.113883.6.90") == "icd-10-cm"
+    match = TERM.lookup("metastasis-condition", "http://hl7.org/fhir/sid/icd-10-cm", "c7951")
+    assert match is not None and match.target == "bone"
+    assert TERM.lookup("metastasis-condition", "http://unknown.example", "C79.51") is None
+
+
+def test_kidney_transplant_is_not_a_nephrectomy() -> None:
+    assert TERM.lookup("nephrectomy", "http://snomed.info/sct", "70536003") is None
+    assert TERM.lookup("nephrectomy", "http://www.ama-assn.org/go/cpt", "50547") is None
+
+
+def test_essential_hypertension_is_not_uncontrolled() -> None:
+    assert (
+        TERM.lookup("uncontrolled-hypertension", "http://hl7.org/fhir/sid/icd-10-cm", "I10") is None
+    )
+
+
+def test_rcc_nos_is_not_clear_cell() -> None:
+    match = TERM.lookup("histology", "http://terminology.hl7.org/CodeSystem/icd-o-3", "8312/3")
+    assert match is not None and match.target == "unknown"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {
+            "version": "x",
+            "code_systems": {},
+            "value_sets": [{"id": "a", "title": "t", "sources": [], "status": "verified"}],
+        },
+        {
+            "version": "x",
+            "code_systems": {"s": {"url": "u"}},
+            "value_sets": [
+                {
+                    "id": "a",
+                    "title": "t",
+                    "sources": ["s"],
+                    "status": "verified",
+                    "concepts": [{"system": "nope", "code": "1", "display": "d"}],
+                }
+            ],
+        },
+        {
+            "version": "x",
+            "code_systems": {"s": {"url": "u"}},
+            "value_sets": [
+                {
+                    "id": "a",
+                    "title": "t",
+                    "sources": ["s"],
+                    "status": "verified",
+                    "concepts": [{"system": "s", "display": "neither code nor prefix"}],
+                }
+            ],
+        },
+    ],
+)
+def test_malformed_terminology_fails_loudly(content: dict[str, object]) -> None:
+    with pytest.raises(TerminologyError):
+        parse_terminology(content)
