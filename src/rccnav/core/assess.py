@@ -49,7 +49,7 @@ def assess(
         systemic_therapy.decide(case, imdc, line, kb), surveillance
     )
     safety_warnings = therapy_safety.check(case, imdc, line, therapy, kb)
-    local = local_therapy.decide(case, kb)
+    local = local_therapy.decide(case, baseline, kb)
     warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
     warnings.extend(local_therapy.urgent_warnings(case, kb))
     return Assessment(

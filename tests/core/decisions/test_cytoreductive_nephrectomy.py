@@ -172,13 +172,6 @@ def test_unknowns_are_listed(kb: KnowledgeBase) -> None:
     assert "brain imaging" in decision.unknowns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CLINICAL BUG: with IMDC undetermined between favorable and intermediate and an "
-    "asymptomatic primary, CN is 'consider-upfront', i.e. the unknown factor is treated as "
-    "absent; if it is present (intermediate) EAU 2019 advises no immediate CN "
-    "(reference §7.2). Only 'poor still possible' is handled (cn.risk-undetermined).",
-)
 def test_upfront_cn_is_not_advised_while_intermediate_risk_is_possible(kb: KnowledgeBase) -> None:
     decision = decide(kb, "favorable", "intermediate", primary={"renal_share_of_burden": "high"})
     assert decision.recommendation != "consider-upfront"

@@ -149,13 +149,6 @@ def test_progression_is_read_from_stop_reason_or_best_response(kb: KnowledgeBase
     assert not current_line(vegf_only, kb, ON).progressed_on_pd1_axis
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with two therapies lacking an end date, the first one *listed* becomes the "
-    "current line: sunitinib from 2024 is 'currently receiving' while cabozantinib started "
-    "2026 counts as a completed prior line (and is then excluded as already given). Only the "
-    "therapy started last can be ongoing; an earlier one was necessarily stopped.",
-)
 def test_the_therapy_started_last_is_the_current_one(kb: KnowledgeBase) -> None:
     case = make_case(
         prior_therapies=[

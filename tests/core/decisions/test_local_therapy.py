@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from rccnav.core.assessment import Assessment, LocalMeasure
+from rccnav.core.baseline import prepare_baseline
 from rccnav.core.decisions import local_therapy
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -16,7 +17,9 @@ from ..conftest import ON, lab, make_case
 
 
 def measures(kb: KnowledgeBase, **case: Any) -> dict[str, LocalMeasure]:
-    return {m.id: m for m in local_therapy.decide(make_case(**case), kb)}
+    built = make_case(**case)
+    baseline = prepare_baseline(built, kb, ON, 28)
+    return {m.id: m for m in local_therapy.decide(built, baseline, kb)}
 
 
 def test_cord_compression_is_an_emergency(
@@ -75,12 +78,6 @@ def test_zoledronic_acid_renal_caution(kb: KnowledgeBase, egfr: float, caution: 
     assert ("local.zoledronic-renal" in rules) is caution
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: local_therapy reads case.labs.egfr directly, bypassing the baseline: an eGFR "
-    "dated after the assessment date still drives the zoledronic-acid caution, against the "
-    "DESIGN contract 'data dated after it is ignored'",
-)
 def test_egfr_after_the_assessment_date_is_ignored(kb: KnowledgeBase) -> None:
     found = measures(
         kb,

@@ -230,13 +230,6 @@ def test_unknown_criteria_make_it_uncertain(
     assert any(unknown in item for item in decision.unknowns)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CLINICAL BUG: prior *adjuvant* systemic therapy is ignored (only metastatic-setting "
-    "therapy is checked), so a patient who already had adjuvant pembrolizumab is 'eligible' "
-    "again; rule adjuvant.no-prior-systemic: KEYNOTE-564 enrolled patients without prior "
-    "systemic therapy for RCC",
-)
 def test_prior_adjuvant_therapy_excludes_adjuvant_pembrolizumab(kb: KnowledgeBase) -> None:
     # Adjuvant pembrolizumab after the nephrectomy, relapse on it, metastasis resected: NED.
     decision = adjuvant(
@@ -254,13 +247,6 @@ def test_prior_adjuvant_therapy_excludes_adjuvant_pembrolizumab(kb: KnowledgeBas
     assert decision.recommendation != "eligible"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CLINICAL BUG: the time from complete resection to the assessment date is not "
-    "checked (metastasectomy.decide discards `on`): M1 NED resected 3 years ago is still "
-    "'eligible' for adjuvant pembrolizumab; KEYNOTE-564 randomised within 12 weeks of "
-    "surgery (reference §8.2)",
-)
 def test_adjuvant_long_after_resection_is_not_eligible(kb: KnowledgeBase) -> None:
     decision = adjuvant(
         kb,

@@ -156,12 +156,6 @@ def test_ipilimumab_nivolumab_in_favorable_risk_cites_the_exclusion(
     assert "checkmate-214-42mo" in warning.sources
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CLINICAL BUG: a proposed single agent that is neither a KB regimen nor in a "
-    "therapy category (ipilimumab alone, lenvatinib alone) passes with no warning; "
-    "reference §13.1: ipilimumab is given only with nivolumab, in I/P risk",
-)
 @pytest.mark.parametrize("agent", ["ipilimumab", "lenvatinib"])
 def test_single_agent_no_guideline_lists_is_flagged(
     run: Callable[..., Assessment], agent: str

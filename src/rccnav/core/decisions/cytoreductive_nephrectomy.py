@@ -79,18 +79,19 @@ def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
     ):
         return Decision("consider-deferred", (because(kb, "cn.deferred-after-response"),), unknowns)
     favouring = _seed_criteria(case, kb)
-    if "poor" in imdc.possible_groups and imdc.risk_group is None:
+    undetermined = imdc.risk_group is None
+    if undetermined and "poor" in imdc.possible_groups:
         return Decision(
-            "consider-deferred",
-            (because(kb, "cn.risk-undetermined"), *favouring),
-            unknowns,
+            "consider-deferred", (because(kb, "cn.risk-undetermined"), *favouring), unknowns
         )
-    if imdc.risk_group == "intermediate" and primary_symptomatic(case) is not True:
-        return Decision(
-            "consider-deferred",
-            (because(kb, "cn.no-immediate-cn-intermediate"), *favouring),
-            unknowns,
-        )
+    intermediate_possible = imdc.risk_group == "intermediate" or (
+        undetermined and "intermediate" in imdc.possible_groups
+    )
+    if intermediate_possible and primary_symptomatic(case) is not True:
+        reasons = [because(kb, "cn.no-immediate-cn-intermediate"), *favouring]
+        if undetermined:
+            reasons.insert(0, because(kb, "cn.risk-undetermined"))
+        return Decision("consider-deferred", tuple(reasons), unknowns)
     if favouring and case.primary_tumour.resectable is not False:
         reasons = [*favouring]
         if case.primary_tumour.resectable is None:

@@ -77,6 +77,15 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
     agents: set[str] = set()
     classes: set[AgentClass] = set()
     pd1_progression = False
+    running = [
+        t
+        for t in case.prior_therapies
+        if t.setting is TherapySetting.METASTATIC
+        and _is_current(t)
+        and (t.start is None or t.start <= on)
+    ]
+    # Only the therapy started last can still be running (rule therapy.undated-stop).
+    latest = max(running, key=lambda t: t.start or date.min) if running else None
     for index, therapy in enumerate(case.prior_therapies):
         where = therapy.source or f"prior_therapies[{index}]"
         if therapy.start is not None and therapy.start > on:
@@ -90,7 +99,7 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
                 pd1_progression = True
                 reasons.append(because(kb, "therapy.adjuvant-ici-relapse"))
             continue
-        if _is_current(therapy) and current is None:
+        if therapy is latest:
             current = therapy
             reasons.append(
                 because(
@@ -103,6 +112,15 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
                 )
             )
             continue
+        if _is_current(therapy):
+            reasons.append(
+                because(
+                    kb,
+                    "therapy.undated-stop",
+                    f"{' + '.join(therapy.agents)} has no end date or stop reason but a later "
+                    "therapy was started: counted as a completed line.",
+                )
+            )
         completed.append(therapy)
         agents |= therapy_agents
         classes |= therapy_classes

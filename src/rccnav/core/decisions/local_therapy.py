@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rccnav.core.assessment import LocalMeasure, Severity, Warning
+from rccnav.core.baseline import Baseline
 from rccnav.core.case import Case, Site
 from rccnav.core.decisions.common import (
     because,
@@ -18,7 +19,7 @@ def _measure(kb: KnowledgeBase, rule_id: str, title: str, urgency: str) -> Local
     return LocalMeasure(rule_id, title, urgency, (because(kb, rule_id),))  # type: ignore[arg-type]
 
 
-def decide(case: Case, kb: KnowledgeBase) -> tuple[LocalMeasure, ...]:
+def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeasure, ...]:
     measures: list[LocalMeasure] = []
     d = case.disease
     if d.spinal_cord_compression:
@@ -51,7 +52,7 @@ def decide(case: Case, kb: KnowledgeBase) -> tuple[LocalMeasure, ...]:
             )
         )
     if bone:
-        measures.append(_bone_agents(case, kb))
+        measures.append(_bone_agents(baseline, kb))
     lesions = total_lesions(case)
     if lesions is not None and 0 < lesions <= kb.param("local.oligometastatic-sbrt", "max_lesions"):
         measures.append(
@@ -91,14 +92,14 @@ def decide(case: Case, kb: KnowledgeBase) -> tuple[LocalMeasure, ...]:
     return tuple(measures)
 
 
-def _bone_agents(case: Case, kb: KnowledgeBase) -> LocalMeasure:
+def _bone_agents(baseline: Baseline, kb: KnowledgeBase) -> LocalMeasure:
     measure = _measure(
         kb,
         "local.bone-targeted-agents",
         "Bone-targeted agent (zoledronic acid or denosumab)",
         "routine",
     )
-    egfr = case.labs.egfr
+    egfr = baseline.labs.get("egfr")  # dated, windowed, in mL/min
     limit = kb.param("local.zoledronic-renal", "min_crcl_ml_min")
     if egfr is not None and egfr.value < limit:
         return LocalMeasure(

@@ -17,7 +17,7 @@ def _disease_free_interval_months(case: Case) -> float | None:
     return (metastatic - removed).days / 30.4375
 
 
-def _adjuvant(case: Case, kb: KnowledgeBase) -> Decision:
+def _adjuvant(case: Case, kb: KnowledgeBase, on: date) -> Decision:
     """KEYNOTE-564 M1 NED criteria (reference §8.2 [71])."""
     d = case.disease
     if d.no_evidence_of_disease is not True:
@@ -37,12 +37,14 @@ def _adjuvant(case: Case, kb: KnowledgeBase) -> Decision:
         unknowns.append("dates of nephrectomy and of complete metastasectomy")
     elif (resected - removed).days > window:
         against.append(because(kb, "adjuvant.within-one-year"))
+    if resected is not None and (on - resected).days > kb.param("adjuvant.start-window", "days"):
+        against.append(because(kb, "adjuvant.start-window"))
     performance = good_performance(case)
     if performance is None:
         unknowns.append("performance status")
     elif not performance:
         against.append(because(kb, "adjuvant.performance"))
-    if case.metastatic_prior_therapies:
+    if any(t.start is None or t.start <= on for t in case.prior_therapies):
         against.append(because(kb, "adjuvant.no-prior-systemic"))
     if against:
         return Decision("not-eligible", tuple(against), tuple(unknowns))
@@ -52,7 +54,7 @@ def _adjuvant(case: Case, kb: KnowledgeBase) -> Decision:
 
 
 def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
-    adjuvant = _adjuvant(case, kb)
+    adjuvant = _adjuvant(case, kb, on)
     d = case.disease
     if d.no_evidence_of_disease:
         return Metastasectomy(
@@ -124,5 +126,4 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
         )
     if organs == 1:
         reasons.append(because(kb, "metastasectomy.single-organ"))
-    del on
     return Metastasectomy("consider", tuple(reasons), (), adjuvant)

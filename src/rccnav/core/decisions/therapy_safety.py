@@ -13,7 +13,12 @@ from rccnav.core.case import Case
 from rccnav.core.decisions.common import resolve_agents
 from rccnav.core.decisions.lines import Line
 from rccnav.core.decisions.systemic_therapy import effective_histology
-from rccnav.knowledge.model import PD1_AXIS_CLASSES, Contraindication, KnowledgeBase
+from rccnav.knowledge.model import (
+    PD1_AXIS_CLASSES,
+    AgentClass,
+    Contraindication,
+    KnowledgeBase,
+)
 
 
 def _resolve(case: Case, kb: KnowledgeBase) -> tuple[list[str], list[Warning]]:
@@ -83,6 +88,21 @@ def _regimen_warnings(
             )
             return warnings
     listed = {*therapy.preferred, *therapy.other, *therapy.certain_circumstances}
+    if len(agents) == 1 and regimen_id not in kb.regimens and not _category_only(agents, kb):
+        if kb.agents[agents[0]].agent_class is AgentClass.BONE_TARGETED:
+            return warnings  # supportive care, not an anticancer regimen
+        rule = kb.rule("safety.single-agent-not-a-regimen")
+        warnings.append(
+            Warning(
+                "nonstandard-regimen",
+                "warning",
+                f"{agents[0]} alone is not a guideline regimen for RCC. {rule.statement}",
+                where,
+                rule.id,
+                rule.sources,
+            )
+        )
+        return warnings
     if len(agents) > 1 and regimen_id not in kb.regimens:
         rule = kb.rule("safety.unlisted-combination")
         warnings.append(

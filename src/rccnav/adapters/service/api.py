@@ -1,0 +1,95 @@
+"""JSON API: ``POST /api/assess`` (what ``rccnav assess --format json`` prints)
+and ``GET /api/kb`` (knowledge-base version and review report)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from rccnav.adapters.errors import InputError
+from rccnav.adapters.service.models import operation_outcome
+from rccnav.adapters.service.openapi import PROTECTED, REF, error_responses, json_response
+from rccnav.adapters.service.state import ServiceError, ServiceState
+from rccnav.knowledge.model import KnowledgeBase
+
+_CASE = {"$ref": REF.format(model="CaseOrBundle")}
+ASSESS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _CASE},
+            "application/fhir+json": {"schema": _CASE},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _kb_document(kb: KnowledgeBase, fmt: str) -> bytes:
+    from rccnav.knowledge.report import render_report
+
+    return orjson.dumps(
+        {
+            "version": kb.version,
+            "checksum": kb.checksum,
+            "format": fmt,
+            "report": render_report(kb, fmt),
+        }
+    )
+
+
+def build_router(state: ServiceState) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["JSON API"])
+    kb_documents: dict[str, bytes] = {}
+
+    @router.post(
+        "/assess",
+        summary="Assess one patient from a case file (JSON/YAML) or a FHIR R4 Bundle",
+        description="The body is what `rccnav assess FILE` reads; the answer is what "
+        "`rccnav assess FILE --format json` prints. `on` is the assessment date (default: "
+        "the case file's assessment_date, else today).",
+        openapi_extra={**PROTECTED, **ASSESS_BODY},
+        responses={**json_response("Assessment"), **error_responses(400, 401, 413, 503)},
+    )
+    async def assess(
+        http: Request,
+        on: Annotated[date | None, Query(description="Assessment date, YYYY-MM-DD")] = None,
+        lookback_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
+    ) -> Response:
+        from rccnav.adapters.intake import assess_input, read_input
+        from rccnav.adapters.serialize import assessment_to_json
+
+        await state.authenticate(http)
+        raw = await http.body()
+        default_on = state.assessment_date()
+        lookback = lookback_days if lookback_days is not None else state.config.lookback_days
+        try:
+            intake = read_input(
+                raw, name="request body", on=on or default_on, lookback_days=lookback, kb=state.kb
+            )
+            when = on or intake.case.assessment_date or default_on
+            assessment = assess_input(intake, state.kb, when, lookback_days=lookback)
+        except InputError as exc:
+            raise ServiceError(400, operation_outcome(str(exc), expression=exc.where)) from None
+        state.note(http, service="api-assess")
+        return Response(assessment_to_json(assessment), media_type="application/json")
+
+    @router.get(
+        "/kb",
+        summary="Knowledge-base version, checksum and the review report",
+        openapi_extra=PROTECTED,
+        responses={**json_response("KnowledgeBaseReport"), **error_responses(401)},
+    )
+    async def knowledge_base(
+        http: Request,
+        format: Annotated[str, Query(pattern="^(markdown|html)$")] = "markdown",
+    ) -> Response:
+        await state.authenticate(http)
+        if format not in kb_documents:
+            kb_documents[format] = _kb_document(state.kb, format)
+        return Response(kb_documents[format], media_type="application/json")
+
+    return router

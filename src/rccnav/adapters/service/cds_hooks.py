@@ -1,0 +1,359 @@
+"""CDS Hooks 2.0 endpoints: discovery, patient-view, order-select, order-sign, feedback.
+
+Each hook call runs the same path as the CLI: the prefetched (or fetched) FHIR
+resources become one Bundle, the FHIR reader turns it into a Case, ``assess``
+produces the Assessment, and ``cards`` presents it. No clinical rule lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from rccnav.adapters.errors import InputError
+from rccnav.adapters.service.cache import Answer, input_key
+from rccnav.adapters.service.cards import (
+    OVERRIDE_DISPLAY,
+    DraftOrder,
+    IssuedCard,
+    order_cards,
+    patient_view_cards,
+)
+from rccnav.adapters.service.feedback import FeedbackRecord, utc_now
+from rccnav.adapters.service.feedback import IssuedCard as IssuedCardRow
+from rccnav.adapters.service.models import (
+    CardsResponse,
+    DiscoveryResponse,
+    FeedbackAck,
+    FeedbackRequest,
+    HookRequest,
+    OrderSelectRequest,
+    OrderSignRequest,
+    PatientViewRequest,
+    ServiceDescription,
+    operation_outcome,
+)
+from rccnav.adapters.service.openapi import (
+    PROTECTED,
+    error_responses,
+    json_body,
+    json_response,
+)
+from rccnav.adapters.service.prefetch import (
+    PrefetchMismatch,
+    PrefetchUnavailable,
+    check_patient,
+    collection_bundle,
+    gather_prefetch,
+)
+from rccnav.adapters.service.state import ServiceError, ServiceState, log_token, parse_body
+from rccnav.core.assessment import Assessment
+from rccnav.core.case import Case
+
+log = logging.getLogger("rccnav.service")
+
+PATIENT_VIEW = "rccnav-patient-view"
+ORDER_SELECT = "rccnav-order-select"
+ORDER_SIGN = "rccnav-order-sign"
+
+USAGE = (
+    "For adults with metastatic renal cell carcinoma. Needs the prefetch data, or read "
+    "access to fhirServer through fhirAuthorization (Patient, Condition, Observation, "
+    "MedicationRequest, MedicationAdministration, MedicationStatement, Procedure); "
+    "without either the service answers 412. Decision support only."
+)
+
+
+@dataclass(frozen=True)
+class HookService:
+    id: str
+    hook: str
+    title: str
+    description: str
+
+
+SERVICES = (
+    HookService(
+        PATIENT_VIEW,
+        "patient-view",
+        "rccnav: metastatic RCC tumour-board questions",
+        "IMDC risk (with what is unknown and what would settle it), systemic therapy "
+        "for the current line, cytoreductive nephrectomy, metastasectomy, local and "
+        "urgent measures (brain metastases, cord compression) and clinical trials, "
+        "each with reasons and guideline sources.",
+    ),
+    HookService(
+        ORDER_SELECT,
+        "order-select",
+        "rccnav: check a systemic therapy being selected for metastatic RCC",
+        "Warns when the selected regimen is ineffective, experimental or nonstandard, "
+        "does not fit the IMDC risk group or line, or has a checkpoint-inhibitor "
+        "contraindication; suggests the recommended alternatives.",
+    ),
+    HookService(
+        ORDER_SIGN,
+        "order-sign",
+        "rccnav: check a systemic therapy being signed for metastatic RCC",
+        "The order-select checks, at signing.",
+    ),
+)
+SERVICE_IDS = frozenset(s.id for s in SERVICES)
+
+
+def discovery(templates: dict[str, str]) -> DiscoveryResponse:
+    return DiscoveryResponse(
+        services=[
+            ServiceDescription(
+                hook=s.hook,
+                id=s.id,
+                title=s.title,
+                description=s.description,
+                prefetch=dict(templates),
+                usageRequirements=USAGE,
+            )
+            for s in SERVICES
+        ]
+    )
+
+
+def _cards_response(cards: Sequence[IssuedCard]) -> Response:
+    body = CardsResponse(cards=[c.card for c in cards]).model_dump_json(exclude_none=True)
+    return Response(body, media_type="application/json")
+
+
+def _unavailable(exc: PrefetchUnavailable) -> ServiceError:
+    outcome = operation_outcome(
+        f"Cannot assess: {exc.why}.",
+        code="not-found" if "not available" in exc.why else "processing",
+        expression=f"prefetch.{exc.key}",
+    )
+    return ServiceError(412, outcome)
+
+
+CardBuilder = Callable[[Case, Assessment], list[IssuedCard]]
+
+
+def _read_and_assess(state: ServiceState, raw: bytes) -> tuple[Case, Assessment]:
+    from rccnav.adapters.fhir.reader import read_fhir
+    from rccnav.adapters.intake import assess_input
+
+    on = state.assessment_date()
+    lookback = state.config.lookback_days
+    try:
+        intake = read_fhir(
+            raw, name="CDS Hooks prefetch", on=on, lookback_days=lookback, kb=state.kb
+        )
+    except InputError as exc:
+        raise ServiceError(
+            422, operation_outcome(str(exc), code="processing", expression=exc.where)
+        ) from None
+    return intake.case, assess_input(intake, state.kb, on, lookback_days=lookback)
+
+
+async def _gather_bundle(
+    state: ServiceState, request: HookRequest, patient_id: str, drafts: Sequence[dict[str, Any]]
+) -> bytes:
+    """The prefetched and fetched data, with the draft orders, as one Bundle (JSON)."""
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+    try:
+        gathered = await gather_prefetch(
+            state.templates,
+            request.prefetch,
+            context={"patientId": patient_id},
+            server=request.fhirServer,
+            token=token,
+            fetcher=state.fetcher,
+        )
+        orders = {"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]}
+        check_patient({**gathered.values, "draftOrders": orders}, patient_id)
+    except PrefetchUnavailable as exc:
+        raise _unavailable(exc) from None
+    except PrefetchMismatch as exc:
+        raise ServiceError(
+            400, operation_outcome(str(exc), expression=f"prefetch.{exc.key}")
+        ) from None
+    bundle = collection_bundle(gathered.values, drafts, base=request.fhirServer)
+    return orjson.dumps(bundle)
+
+
+def _answer(
+    state: ServiceState, http: Request, service_id: str, raw: bytes, build: CardBuilder
+) -> Response:
+    """Cards for this data: from the cache when the same inputs were assessed before."""
+    key = input_key(service_id, raw, state.assessment_date(), state.config.lookback_days)
+    answer = state.cache.get(key)
+    state.note(http, cache="hit" if answer is not None else "miss")
+    if answer is None:
+        case, assessment = _read_and_assess(state, raw)
+        answer = Answer.of(build(case, assessment))
+        state.cache.put(key, answer)
+    issued_at = utc_now()
+    state.store.note_issued(
+        IssuedCardRow(card_uuid, service_id, card_type, issued_at)
+        for card_uuid, card_type in answer.cards
+    )
+    return Response(answer.body, media_type="application/json")
+
+
+def _draft_medication_requests(
+    request: OrderSignRequest | OrderSelectRequest,
+) -> list[dict[str, Any]]:
+    return [
+        e.resource
+        for e in request.context.draftOrders.entry
+        if e.resource["resourceType"] == "MedicationRequest"
+    ]
+
+
+async def _order_hook(
+    state: ServiceState,
+    http: Request,
+    service_id: str,
+    request: OrderSignRequest | OrderSelectRequest,
+) -> Response:
+    drafts = _draft_medication_requests(request)
+    if isinstance(request, OrderSelectRequest) and not any(
+        s.startswith("MedicationRequest/") for s in request.context.selections
+    ):
+        drafts = []
+    if not drafts:
+        return _cards_response([])
+    patient_id = request.context.patientId
+    raw = await _gather_bundle(state, request, patient_id, drafts)
+
+    def build(case: Case, assessment: Assessment) -> list[IssuedCard]:
+        return order_cards(
+            state.kb,
+            assessment,
+            proposed=case.proposed_therapy.agents if case.proposed_therapy else (),
+            drafts=[DraftOrder(f"MedicationRequest/{d['id']}") for d in drafts],
+            patient_id=patient_id,
+        )
+
+    return _answer(state, http, service_id, raw, build)
+
+
+def _note_hook(
+    state: ServiceState, http: Request, service_id: str, request: HookRequest, patient_id: str
+) -> None:
+    state.note(
+        http,
+        service=service_id,
+        hookInstance=log_token(request.hookInstance),
+        patient=state.correlation_key(patient_id),
+    )
+
+
+def _feedback_records(body: FeedbackRequest) -> list[FeedbackRecord]:
+    records: list[FeedbackRecord] = []
+    for item in body.feedback:
+        reason = item.overrideReason.reason if item.overrideReason else None
+        display = None
+        if reason is not None:
+            display = reason.display or OVERRIDE_DISPLAY.get((reason.system, reason.code))
+        records.append(
+            FeedbackRecord(
+                card_uuid=item.card,
+                outcome=item.outcome,
+                outcome_timestamp=item.outcomeTimestamp.isoformat(),
+                override_system=reason.system if reason else None,
+                override_code=reason.code if reason else None,
+                override_display=display,
+                user_comment=item.overrideReason.userComment if item.overrideReason else None,
+                accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
+            )
+        )
+    return records
+
+
+def build_router(state: ServiceState) -> APIRouter:
+    router = APIRouter(tags=["CDS Hooks"])
+    discovery_body = discovery(state.templates).model_dump_json(exclude_none=True)
+
+    @router.get(
+        "/cds-services",
+        summary="CDS Hooks discovery",
+        openapi_extra=PROTECTED,
+        responses={**json_response("DiscoveryResponse"), **error_responses(401)},
+    )
+    async def discover(request: Request) -> Response:
+        await state.authenticate(request)
+        return Response(discovery_body, media_type="application/json")
+
+    @router.post(
+        f"/cds-services/{PATIENT_VIEW}",
+        summary="patient-view: the tumour-board questions for this patient",
+        openapi_extra={**PROTECTED, **json_body("PatientViewRequest")},
+        responses={
+            **json_response("CardsResponse"),
+            **error_responses(400, 401, 412, 413, 422, 503),
+        },
+    )
+    async def patient_view(http: Request) -> Response:
+        await state.authenticate(http)
+        request = parse_body(PatientViewRequest, await http.body())
+        patient_id = request.context.patientId
+        _note_hook(state, http, PATIENT_VIEW, request, patient_id)
+        raw = await _gather_bundle(state, request, patient_id, ())
+
+        def build(_: Case, assessment: Assessment) -> list[IssuedCard]:
+            return patient_view_cards(state.kb, assessment)
+
+        return _answer(state, http, PATIENT_VIEW, raw, build)
+
+    @router.post(
+        f"/cds-services/{ORDER_SELECT}",
+        summary="order-select: check the systemic therapy being selected",
+        openapi_extra={**PROTECTED, **json_body("OrderSelectRequest")},
+        responses={
+            **json_response("CardsResponse"),
+            **error_responses(400, 401, 412, 413, 422, 503),
+        },
+    )
+    async def order_select(http: Request) -> Response:
+        await state.authenticate(http)
+        request = parse_body(OrderSelectRequest, await http.body())
+        _note_hook(state, http, ORDER_SELECT, request, request.context.patientId)
+        return await _order_hook(state, http, ORDER_SELECT, request)
+
+    @router.post(
+        f"/cds-services/{ORDER_SIGN}",
+        summary="order-sign: check the systemic therapy being signed",
+        openapi_extra={**PROTECTED, **json_body("OrderSignRequest")},
+        responses={
+            **json_response("CardsResponse"),
+            **error_responses(400, 401, 412, 413, 422, 503),
+        },
+    )
+    async def order_sign(http: Request) -> Response:
+        await state.authenticate(http)
+        request = parse_body(OrderSignRequest, await http.body())
+        _note_hook(state, http, ORDER_SIGN, request, request.context.patientId)
+        return await _order_hook(state, http, ORDER_SIGN, request)
+
+    @router.post(
+        "/cds-services/{service_id}/feedback",
+        summary="Feedback on cards: accepted suggestions, overrides and their reasons",
+        openapi_extra={**PROTECTED, **json_body("FeedbackRequest")},
+        responses={**json_response("FeedbackAck"), **error_responses(400, 401, 404, 413, 503)},
+    )
+    async def feedback(service_id: str, http: Request) -> Response:
+        if service_id not in SERVICE_IDS:
+            raise ServiceError(
+                404,
+                operation_outcome("no such CDS service", code="not-found", expression="service_id"),
+            )
+        await state.authenticate(http)
+        body = parse_body(FeedbackRequest, await http.body())
+        state.note(http, service=service_id, feedback=str(len(body.feedback)))
+        records = _feedback_records(body)
+        stored = await anyio.to_thread.run_sync(state.store.add_feedback, service_id, records)
+        return Response(FeedbackAck(stored=stored).model_dump_json(), media_type="application/json")
+
+    return router

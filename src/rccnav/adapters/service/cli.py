@@ -1,0 +1,138 @@
+"""``rccnav serve`` and ``rccnav feedback report``.
+
+The main CLI (``rccnav.adapters.cli``) calls :func:`add_subcommands` when the
+service extra is installed. Handlers follow its convention: ``handler(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from rccnav.adapters.errors import InputError
+from rccnav.adapters.service.config import ConfigError, ServiceConfig, load_config
+
+
+def _config(args: argparse.Namespace) -> ServiceConfig:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+    updates: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        updates["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        updates["port"] = args.port
+    if getattr(args, "insecure_no_auth", False):
+        updates["insecure_no_auth"] = True
+    return config.model_copy(update=updates) if updates else config
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every URL it calls; a FHIR search URL names the patient.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rccnav.adapters.service.app import INSECURE_WARNING, create_app
+
+    config = _config(args)
+    _configure_logging(config.log_level)
+    if config.insecure_no_auth:
+        sys.stderr.write(f"WARNING: {INSECURE_WARNING}\n")
+    try:
+        app = create_app(config)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level.lower(),
+        access_log=False,  # our own access log never carries query strings
+        limit_concurrency=config.limits.max_connections,
+        timeout_keep_alive=15,
+        server_header=False,
+    )
+    return 0
+
+
+def _feedback_report(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rccnav.adapters.service.feedback import FeedbackStore, format_report, report_to_dict
+
+    config = _config(args)
+    if not config.feedback_db.exists():
+        raise InputError("no feedback database yet", where=str(config.feedback_db))
+    store = FeedbackStore(config.feedback_db)
+    try:
+        report = store.report()
+    finally:
+        store.close()
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(report_to_dict(report), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_report(report))
+    return 0
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="service settings (.toml, .yaml or .json)"
+    )
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Register ``serve`` and ``feedback`` on the main CLI's subparsers."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the CDS Hooks service and JSON API",
+        description="Serve CDS Hooks 2.0 (patient-view, order-select, order-sign) and the "
+        "JSON API. JWT authentication of CDS Clients is required unless --insecure-no-auth.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: config, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: config, else 8080)")
+    _config_argument(serve)
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="DEVELOPMENT ONLY: accept calls without a JWT (warned at start-up and in every "
+        "request's log line)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    feedback = subparsers.add_parser("feedback", help="CDS Hooks card feedback")
+    commands = feedback.add_subparsers(dest="feedback_command", metavar="{report}", required=True)
+    report = commands.add_parser("report", help="acceptance and override reasons by card type")
+    _config_argument(report)
+    report.add_argument("--format", choices=("text", "json"), default="text")
+    report.set_defaults(handler=_feedback_report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m rccnav.adapters.service.cli``)."""
+    parser = argparse.ArgumentParser(prog="rccnav")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except InputError as exc:
+        sys.stderr.write(f"rccnav: error: {exc}\n")
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

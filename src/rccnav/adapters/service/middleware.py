@@ -1,0 +1,187 @@
+"""ASGI middleware: overload shedding (503), body size limit (413), access log.
+
+Plain ASGI, not Starlette's ``BaseHTTPMiddleware``, to keep the per-request
+cost small. Under overload the service refuses work it cannot start promptly:
+at most ``max_concurrent_requests`` hook/API calls run at once and the rest are
+answered 503 with ``Retry-After`` at once, so accepted calls keep their latency
+and the process keeps its memory. Because a hook call computes without awaiting,
+each admitted call yields once before working, so calls still queued on the
+event loop are counted (and refused) before the first one computes. Feedback
+has its own budget so a burst of hook calls never makes the service refuse (and
+so lose) feedback.
+
+The access log line carries method, path, status, duration, and what handlers
+put in ``scope["state"]["log"]`` (service id, hookInstance, a salted hash of
+the patient id): never a token, a patient identifier or a clinical value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from rccnav.adapters.service.models import operation_outcome
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = logging.getLogger("rccnav.service.access")
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+async def send_json(
+    send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = orjson.dumps(payload)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/fhir+json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _bucket(method: str, path: str) -> str | None:
+    if method != "POST":
+        return None
+    if path.startswith("/cds-services/") and path.endswith("/feedback"):
+        return "feedback"
+    if path.startswith(("/cds-services/", "/api/")):
+        return "work"
+    return None
+
+
+class GuardMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_work: int,
+        max_feedback: int,
+        auth_note: str,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+        self.limits = {"work": max_work, "feedback": max_feedback}
+        self.inflight = {"work": 0, "feedback": 0}
+        self.auth_note = auth_note
+        self.refused = 0
+
+    async def _read_body(self, receive: Receive) -> tuple[bytes | None, Message | None]:
+        """The whole body, or None if it exceeds the limit (and the message that ended it)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"".join(chunks), message
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None, None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+    def _declared_too_large(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                return not value.isdigit() or int(value) > self.max_body
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        fields: dict[str, str] = {}
+        scope.setdefault("state", {})["log"] = fields
+        status = [0]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        bucket = _bucket(scope["method"], scope["path"])
+        try:
+            if bucket is not None and self.inflight[bucket] >= self.limits[bucket]:
+                self.refused += 1
+                outcome = operation_outcome(
+                    "the service is at capacity; retry shortly", code="throttled"
+                )
+                await send_json(send_status, 503, outcome, [(b"retry-after", b"1")])
+                return
+            if bucket is not None:
+                self.inflight[bucket] += 1
+            try:
+                if bucket is not None:
+                    # Let every request already queued on the event loop register
+                    # before this one starts its (CPU-bound) work: the count then
+                    # includes them, and a burst beyond the limit is refused at once
+                    # instead of queueing behind work that cannot start promptly.
+                    await asyncio.sleep(0)
+                await self._dispatch(scope, receive, send_status)
+            finally:
+                if bucket is not None:
+                    self.inflight[bucket] -= 1
+        finally:
+            self._log(scope, status[0], started, fields)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        too_large = operation_outcome(
+            f"request body exceeds {self.max_body} bytes", code="too-costly"
+        )
+        if self._declared_too_large(scope):
+            await send_json(send, 413, too_large, [(b"connection", b"close")])
+            return
+        body, ended = await self._read_body(receive)
+        if body is None:
+            await send_json(send, 413, too_large, [(b"connection", b"close")])
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            if ended is not None:
+                return ended
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _log(self, scope: Scope, status: int, started: float, fields: dict[str, str]) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        extra = "".join(f" {k}={v}" for k, v in fields.items())
+        access_log.info(
+            "%s %s %d %.1fms%s auth=%s",
+            scope["method"],
+            scope["path"],
+            status,
+            elapsed,
+            extra,
+            self.auth_note,
+        )
