@@ -173,6 +173,9 @@ def create_app(
 ) -> FastAPI:
     """The application for ``config``; ``kb`` and ``fhir_transport`` are for tests."""
     state = build_state(config, kb=kb, fhir_transport=fhir_transport)
+    # httpx logs every URL it requests at INFO, and a FHIR search URL names the patient.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if config.insecure_no_auth:
         log.warning(INSECURE_WARNING)
     elif config.public_base_url is None:

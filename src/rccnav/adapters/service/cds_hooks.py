@@ -28,7 +28,6 @@ from rccnav.adapters.service.cards import (
 from rccnav.adapters.service.feedback import FeedbackRecord, utc_now
 from rccnav.adapters.service.feedback import IssuedCard as IssuedCardRow
 from rccnav.adapters.service.models import (
-    CardsResponse,
     DiscoveryResponse,
     FeedbackAck,
     FeedbackRequest,
@@ -122,9 +121,7 @@ def discovery(templates: dict[str, str]) -> DiscoveryResponse:
     )
 
 
-def _cards_response(cards: Sequence[IssuedCard]) -> Response:
-    body = CardsResponse(cards=[c.card for c in cards]).model_dump_json(exclude_none=True)
-    return Response(body, media_type="application/json")
+EMPTY_CARDS = b'{"cards":[]}'
 
 
 def _unavailable(exc: PrefetchUnavailable) -> ServiceError:
@@ -157,7 +154,11 @@ def _read_and_assess(state: ServiceState, raw: bytes) -> tuple[Case, Assessment]
 
 
 async def _gather_bundle(
-    state: ServiceState, request: HookRequest, patient_id: str, drafts: Sequence[dict[str, Any]]
+    state: ServiceState,
+    http: Request,
+    request: HookRequest,
+    patient_id: str,
+    drafts: Sequence[dict[str, Any]],
 ) -> bytes:
     """The prefetched and fetched data, with the draft orders, as one Bundle (JSON)."""
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
@@ -178,6 +179,8 @@ async def _gather_bundle(
         raise ServiceError(
             400, operation_outcome(str(exc), expression=f"prefetch.{exc.key}")
         ) from None
+    if gathered.fetched:
+        state.note(http, fetched=",".join(gathered.fetched))
     bundle = collection_bundle(gathered.values, drafts, base=request.fhirServer)
     return orjson.dumps(bundle)
 
@@ -223,9 +226,9 @@ async def _order_hook(
     ):
         drafts = []
     if not drafts:
-        return _cards_response([])
+        return Response(EMPTY_CARDS, media_type="application/json")
     patient_id = request.context.patientId
-    raw = await _gather_bundle(state, request, patient_id, drafts)
+    raw = await _gather_bundle(state, http, request, patient_id, drafts)
 
     def build(case: Case, assessment: Assessment) -> list[IssuedCard]:
         return order_cards(
@@ -300,7 +303,7 @@ def build_router(state: ServiceState) -> APIRouter:
         request = parse_body(PatientViewRequest, await http.body())
         patient_id = request.context.patientId
         _note_hook(state, http, PATIENT_VIEW, request, patient_id)
-        raw = await _gather_bundle(state, request, patient_id, ())
+        raw = await _gather_bundle(state, http, request, patient_id, ())
 
         def build(_: Case, assessment: Assessment) -> list[IssuedCard]:
             return patient_view_cards(state.kb, assessment)

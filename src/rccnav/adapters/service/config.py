@@ -5,6 +5,22 @@ which CDS Clients (JWT issuers) to trust. Paths in the file are relative to the
 file. Authentication can be switched off only by the ``--insecure-no-auth``
 command-line flag, never by the file, so a copied config cannot silently open
 the service.
+
+A minimal ``rccnav.toml``::
+
+    public_base_url = "https://cds.example.org"   # the JWT aud is this + the path
+    feedback_db = "var/feedback.sqlite3"
+
+    [[auth.issuers]]
+    iss = "https://ehr.example.org/"
+    jwks_url = "https://ehr.example.org/.well-known/jwks.json"
+    jku_allowed = ["https://ehr.example.org/.well-known/jwks.json"]
+
+    [fhir_client]
+    allowed_servers = ["https://ehr.example.org/fhir"]
+
+    [cors]
+    allow_origins = ["https://sandbox.cds-hooks.org"]
 """
 
 from __future__ import annotations
