@@ -282,3 +282,32 @@ def test_total_calcium_without_albumin_is_unknown_not_normal(
     calcium = factor(result.imdc, "calcium")
     assert calcium.status == "unknown"
     assert "albumin" in calcium.evidence
+
+
+# --- performance status: a baseline value under the same window --------------------
+
+
+def test_stale_performance_status_is_unknown_with_data_quality_warning(
+    run: Callable[..., Assessment],
+) -> None:
+    stale = ON - timedelta(days=LOOKBACK + 1)
+    result = run(make_case(performance={"kps": 60, "ecog": None, "date": stale}))
+    # KPS 60 would be adverse; recorded too long ago it is unknown, never used.
+    assert factor(result.imdc, "performance_status").status == "unknown"
+    assert data_quality(result, "performance status")
+    # Decisions see the same: good performance is no longer established for CN.
+    assert "performance status" in result.cytoreductive_nephrectomy.unknowns
+
+
+def test_performance_status_after_the_assessment_date_is_ignored(
+    run: Callable[..., Assessment],
+) -> None:
+    later = ON + timedelta(days=3)
+    result = run(make_case(performance={"kps": 60, "ecog": None, "date": later}))
+    assert factor(result.imdc, "performance_status").status == "unknown"
+    assert any("performance" in item for item in result.ignored_data)
+
+
+def test_performance_status_inside_the_window_is_used(run: Callable[..., Assessment]) -> None:
+    result = run(make_case(performance={"kps": 60, "ecog": None, "date": ON - timedelta(days=3)}))
+    assert factor(result.imdc, "performance_status").status == "present"

@@ -41,6 +41,9 @@ def assess(
         else int(kb.param("prognosis.lab-lookback", "days"))
     )
     baseline = prepare_baseline(case, kb, on, window)
+    if baseline.performance is not case.performance:
+        # Decisions see performance status only as usable on ``on``.
+        case = case.model_copy(update={"performance": baseline.performance})
     line = current_line(case, kb, on)
     imdc = imdc_risk(case, baseline, kb, on, line.number)
     mskcc = mskcc_risk(case, baseline, kb, on)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from rccnav.core.assessment import Warning
-from rccnav.core.case import Case, Measurement, ResultStatus, Sex
+from rccnav.core.case import Case, Measurement, PerformanceStatus, ResultStatus, Sex
 from rccnav.core.units import UnitProblem, to_canonical
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -58,6 +58,7 @@ class Baseline:
     labs: dict[str, LabValue]
     warnings: tuple[Warning, ...]
     ignored: tuple[str, ...]
+    performance: PerformanceStatus | None = None
 
 
 def _where(field: str, measurement: Measurement) -> str:
@@ -210,4 +211,36 @@ def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int
     corrected = _corrected_calcium(labs, kb)
     if corrected is not None:
         labs["calcium_corrected"] = corrected
-    return Baseline(on=on, labs=labs, warnings=tuple(warnings), ignored=tuple(ignored))
+    performance = _usable_performance(case, on, lookback_days, warnings, ignored)
+    return Baseline(
+        on=on,
+        labs=labs,
+        warnings=tuple(warnings),
+        ignored=tuple(ignored),
+        performance=performance,
+    )
+
+
+def _usable_performance(
+    case: Case, on: date, lookback: int, warnings: list[Warning], ignored: list[str]
+) -> PerformanceStatus | None:
+    """Performance status is a baseline value like the labs: same window, same rules."""
+    ps = case.performance
+    if ps is None or ps.date is None:
+        return ps
+    where = ps.source or "performance"
+    if ps.date > on:
+        ignored.append(f"{where}: dated {ps.date}, after the assessment date {on}")
+        return None
+    if ps.date < on - timedelta(days=lookback):
+        warnings.append(
+            Warning(
+                "data-quality",
+                "warning",
+                f"performance status from {ps.date} is older than the {lookback}-day look-back "
+                f"window before {on}; treated as unknown",
+                source=where,
+            )
+        )
+        return None
+    return ps
