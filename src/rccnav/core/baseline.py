@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from rccnav.core.assessment import Warning
 from rccnav.core.case import Case, Measurement, PerformanceStatus, ResultStatus, Sex
-from rccnav.core.units import UnitProblem, to_canonical
+from rccnav.core.units import UnitProblem, conversion_factor
 from rccnav.knowledge.model import KnowledgeBase
 
 LAB_FIELDS = (
@@ -110,11 +110,13 @@ def _lab_value(
             source=where,
         )
     analyte = kb.analytes[field]
-    value = to_canonical(m.value, m.unit, analyte)
-    if isinstance(value, UnitProblem):
+    factor = conversion_factor(m.unit.strip(), analyte.canonical_unit, analyte.molar_mass_g_per_mol)
+    if isinstance(factor, UnitProblem):
         return Warning(
-            "data-quality", "warning", f"{field}: {value.message}; treated as unknown", where
+            "data-quality", "warning", f"{field}: {factor.message}; treated as unknown", where
         )
+    # One factor for the value and its range, so a value equal to its limit stays equal.
+    value = m.value * factor
     low_bound, high_bound = analyte.plausible_range
     if not low_bound <= value <= high_bound:
         return Warning(
@@ -124,17 +126,8 @@ def _lab_value(
             f"{low_bound}-{high_bound} {analyte.canonical_unit}; treated as unknown",
             where,
         )
-    factor = value / m.value if m.value else None
-
-    def scaled(limit: float | None) -> float | None:
-        if limit is None:
-            return None
-        if factor is None:
-            converted = to_canonical(limit, m.unit, analyte)
-            return None if isinstance(converted, UnitProblem) else converted
-        return limit * factor
-
-    low, high = scaled(m.low), scaled(m.high)
+    low = m.low * factor if m.low is not None else None
+    high = m.high * factor if m.high is not None else None
     return LabValue(
         analyte=field,
         value=value,

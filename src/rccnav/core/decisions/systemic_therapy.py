@@ -246,6 +246,8 @@ def _apply_sarcomatoid(
 def _apply_prior_therapy(
     line: Line, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
 ) -> None:
+    if not line.prior_agents and not line.exposure:
+        return
     for option in list(drafts):
         agents = _agents(kb, option)
         if agents and set(agents) <= line.prior_agents:
@@ -288,15 +290,13 @@ def _apply_contraindications(
     unknown_relevant: set[str] = set()
     for rule in kb.contraindications:
         flag = getattr(case.comorbidities, rule.comorbidity)
-        affected = sorted(kb.regimens_affected_by(rule).intersection(drafts))
-        if not affected:
+        if flag is False or (flag is None and rule.severity == "caution"):
             continue
         if flag is None:
-            if rule.severity != "caution":
+            if not kb.regimens_affected_by(rule).isdisjoint(drafts):
                 unknown_relevant.add(rule.comorbidity.replace("_", " "))
             continue
-        if flag is False:
-            continue
+        affected = sorted(kb.regimens_affected_by(rule).intersection(drafts))
         reason = Reason(rule.message, rule.id, rule.sources)
         for option in affected:
             if rule.severity == "absolute":

@@ -25,6 +25,29 @@ def group_for_count(count: int) -> RiskGroupName:
     return "intermediate" if count <= 2 else "poor"
 
 
+_SURVIVAL: dict[tuple[str, str, str], dict[str, Survival]] = {}
+
+
+def _survival(kb: KnowledgeBase, model: str, setting: str) -> dict[str, Survival]:
+    """Published median OS by group for one model and setting (memoised per KB content)."""
+    key = (kb.checksum, model, setting)
+    rows = _SURVIVAL.get(key)
+    if rows is None:
+        rows = _SURVIVAL[key] = {
+            row.risk_group: Survival(
+                risk_group=row.risk_group,
+                median_os_months=row.median_os_months,
+                setting=row.setting,
+                cohort=row.cohort,
+                sources=row.sources,
+                review_status=row.status.value,
+            )
+            for row in kb.survival
+            if row.model == model and row.setting == setting
+        }
+    return rows
+
+
 def classify(
     model: str,
     factors: tuple[Factor, ...],
@@ -46,18 +69,8 @@ def classify(
         for f in unknown
     )
     rule = kb.rule(rule_id)
-    survival = tuple(
-        Survival(
-            risk_group=row.risk_group,
-            median_os_months=row.median_os_months,
-            setting=row.setting,
-            cohort=row.cohort,
-            sources=row.sources,
-            review_status=row.status.value,
-        )
-        for row in kb.survival
-        if row.model == model and row.setting == survival_setting and row.risk_group in possible
-    )
+    published = _survival(kb, model, survival_setting)
+    survival = tuple(published[g] for g in possible if g in published)
     return RiskResult(
         model=model,  # type: ignore[arg-type]
         risk_group=group,
