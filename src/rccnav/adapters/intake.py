@@ -18,6 +18,7 @@ import orjson
 
 from rccnav.adapters.casefile import case_from_document, decode_text, read_document
 from rccnav.adapters.errors import InputError
+from rccnav.adapters.fhir.bundle import gc_paused
 from rccnav.core.assess import assess
 from rccnav.core.assessment import Assessment, InputSummary, Warning
 from rccnav.core.case import Case
@@ -70,6 +71,20 @@ def _read_fhir(
     return intake
 
 
+def _read_fhir_document(
+    data: Any, name: str, on: date, lookback_days: int | None, kb: KnowledgeBase | None
+) -> Intake:
+    """FHIR JSON (or YAML) already decoded by the case-file reader: map it without re-parsing."""
+    from rccnav.adapters.fhir.reader import read_fhir_document
+
+    if kb is None:
+        from rccnav.knowledge.loader import default_knowledge_base
+
+        kb = default_knowledge_base()
+    intake: Intake = read_fhir_document(data, name=name, on=on, lookback_days=lookback_days, kb=kb)
+    return intake
+
+
 def _case_summary(case: Case, kind: str) -> InputSummary:
     labs = sum(1 for value in case.labs.model_dump().values() if value is not None)
     used = {
@@ -100,10 +115,10 @@ def read_input(
     on = on or date.today()
     if _is_ndjson(text):
         return _read_fhir(raw, name, on, lookback_days, kb)
-    document = read_document(text, name)
+    with gc_paused(len(raw)):
+        document = read_document(text, name)
     if _is_fhir(document.data):
-        fhir_raw = raw if document.kind == "json" else orjson.dumps(document.data)
-        return _read_fhir(fhir_raw, name, on, lookback_days, kb)
+        return _read_fhir_document(document.data, name, on, lookback_days, kb)
     case = case_from_document(document, name, today)
     kind = f"case-file ({document.kind})"
     return Intake(case=case, warnings=(), ignored=(), summary=_case_summary(case, kind))

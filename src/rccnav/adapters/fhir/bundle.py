@@ -10,6 +10,9 @@ contained ``#id``.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,13 +110,35 @@ def _type_id_tail(reference: str) -> str | None:
     return None
 
 
+@contextmanager
+def gc_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic GC while decoding a large document.
+
+    Decoding allocates one object per JSON value and would trigger repeated full
+    collections (a third of the time for a 3 MB Bundle); the decoded tree holds no
+    reference cycles, so nothing is left for the collector to find.
+    """
+    if size < _GC_PAUSE_BYTES or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_GC_PAUSE_BYTES = 64 * 1024
+
+
 def _loads(data: bytes, name: str) -> tuple[Any, str]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
         raise InputError("the input is empty", where=name)
     try:
-        return orjson.loads(data), "json"
+        with gc_paused(len(data)):
+            return orjson.loads(data), "json"
     except orjson.JSONDecodeError as whole_error:
         lines = [line for line in data.splitlines() if line.strip()]
         items: list[Any] = []
@@ -161,6 +186,11 @@ def _add_bundle(index: ResourceIndex, bundle: JSON, where: str, depth: int) -> N
 def read_resources(data: bytes, name: str) -> ResourceIndex:
     """Decode ``data`` and index every resource; raise InputError if it is not FHIR."""
     document, syntax = _loads(data, name)
+    return index_document(document, syntax, name)
+
+
+def index_document(document: Any, syntax: str, name: str) -> ResourceIndex:
+    """Index an already-decoded JSON document (``syntax`` "json") or NDJSON lines."""
     if syntax == "ndjson":
         return _index_lines(document, name)
     if isinstance(document, list):

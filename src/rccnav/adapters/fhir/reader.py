@@ -19,12 +19,12 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from rccnav.adapters.errors import InputError
-from rccnav.adapters.fhir.bundle import Entry, ResourceIndex, read_resources
+from rccnav.adapters.fhir.bundle import Entry, ResourceIndex, index_document, read_resources
 from rccnav.adapters.fhir.conditions import ConditionFindings, earliest_sensible, read_condition
 from rccnav.adapters.fhir.context import ReadContext
 from rccnav.adapters.fhir.observations import (
@@ -78,6 +78,22 @@ def read_fhir(
 ) -> Intake:
     """Map FHIR input bytes to an :class:`Intake` (Case, warnings, ignored items, summary)."""
     index = read_resources(data, name)
+    return read_index(
+        index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
+    )
+
+
+def read_fhir_document(
+    document: Any,
+    *,
+    name: str,
+    on: date,
+    lookback_days: int | None,
+    kb: KnowledgeBase,
+    terminology: Terminology | None = None,
+) -> Intake:
+    """Map a FHIR JSON document that was already decoded (no second parse)."""
+    index = index_document(document, "json", name)
     return read_index(
         index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
     )
