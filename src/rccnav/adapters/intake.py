@@ -54,7 +54,11 @@ def _is_fhir(data: Any) -> bool:
 
 
 def _read_fhir(
-    raw: bytes, name: str, on: date, lookback_days: int | None, kb: KnowledgeBase | None
+    raw: bytes | dict[str, Any],
+    name: str,
+    on: date,
+    lookback_days: int | None,
+    kb: KnowledgeBase | None,
 ) -> Intake:
     try:
         from rccnav.adapters.fhir.reader import read_fhir
@@ -68,20 +72,6 @@ def _read_fhir(
 
         kb = default_knowledge_base()
     intake: Intake = read_fhir(raw, name=name, on=on, lookback_days=lookback_days, kb=kb)
-    return intake
-
-
-def _read_fhir_document(
-    data: Any, name: str, on: date, lookback_days: int | None, kb: KnowledgeBase | None
-) -> Intake:
-    """FHIR JSON (or YAML) already decoded by the case-file reader: map it without re-parsing."""
-    from rccnav.adapters.fhir.reader import read_fhir_document
-
-    if kb is None:
-        from rccnav.knowledge.loader import default_knowledge_base
-
-        kb = default_knowledge_base()
-    intake: Intake = read_fhir_document(data, name=name, on=on, lookback_days=lookback_days, kb=kb)
     return intake
 
 
@@ -118,7 +108,8 @@ def read_input(
     with gc_paused(len(raw)):
         document = read_document(text, name)
     if _is_fhir(document.data):
-        return _read_fhir_document(document.data, name, on, lookback_days, kb)
+        # Already decoded: hand the document over rather than parse the bytes again.
+        return _read_fhir(document.data, name, on, lookback_days, kb)
     case = case_from_document(document, name, today)
     kind = f"case-file ({document.kind})"
     return Intake(case=case, warnings=(), ignored=(), summary=_case_summary(case, kind))

@@ -68,7 +68,7 @@ _SUBJECT_KEYS = ("subject", "patient")
 
 
 def read_fhir(
-    data: bytes,
+    data: bytes | dict[str, Any],
     *,
     name: str,
     on: date,
@@ -76,24 +76,15 @@ def read_fhir(
     kb: KnowledgeBase,
     terminology: Terminology | None = None,
 ) -> Intake:
-    """Map FHIR input bytes to an :class:`Intake` (Case, warnings, ignored items, summary)."""
-    index = read_resources(data, name)
-    return read_index(
-        index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
+    """Map FHIR input to an :class:`Intake` (Case, warnings, ignored items, summary).
+
+    ``data`` is the raw bytes (JSON or NDJSON) or a JSON document already decoded.
+    """
+    index = (
+        read_resources(data, name)
+        if isinstance(data, bytes)
+        else index_document(data, "json", name)
     )
-
-
-def read_fhir_document(
-    document: Any,
-    *,
-    name: str,
-    on: date,
-    lookback_days: int | None,
-    kb: KnowledgeBase,
-    terminology: Terminology | None = None,
-) -> Intake:
-    """Map a FHIR JSON document that was already decoded (no second parse)."""
-    index = index_document(document, "json", name)
     return read_index(
         index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
     )
