@@ -51,7 +51,7 @@ def assess(
     therapy = systemic_therapy.without_surveillance(
         systemic_therapy.decide(case, imdc, line, kb), surveillance
     )
-    safety_warnings = therapy_safety.check(case, imdc, line, therapy, kb)
+    safety_warnings = therapy_safety.check(case, line, therapy, kb)
     local = local_therapy.decide(case, baseline, kb)
     warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
     warnings.extend(local_therapy.urgent_warnings(case, kb))
@@ -67,7 +67,7 @@ def assess(
         local_therapy=local,
         active_surveillance=surveillance,
         clinical_trial=clinical_trial.decide(case, therapy, kb),
-        genetics=genetics.decide(case, kb, on),
+        genetics=genetics.decide(case, kb),
         warnings=tuple(warnings),
         ignored_data=(*baseline.ignored, *line.ignored),
     )

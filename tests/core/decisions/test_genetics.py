@@ -10,14 +10,14 @@ from rccnav.core.assessment import Decision
 from rccnav.core.decisions import genetics
 from rccnav.knowledge.model import KnowledgeBase
 
-from ..conftest import ON, make_case
+from ..conftest import make_case
 
 KNOWN_NEGATIVE: dict[str, Any] = {"family_history_of_rcc": False, "bilateral_or_multifocal": False}
 
 
 def decide(kb: KnowledgeBase, **case: Any) -> Decision:
     case.setdefault("germline", KNOWN_NEGATIVE)
-    return genetics.decide(make_case(**case), kb, ON)
+    return genetics.decide(make_case(**case), kb)
 
 
 @pytest.mark.parametrize(

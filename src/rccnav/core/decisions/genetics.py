@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from rccnav.core.assessment import Decision, Reason
 from rccnav.core.case import Case, Gene, Histology
 from rccnav.core.decisions.common import because
@@ -28,7 +26,7 @@ def _age_at_diagnosis(case: Case) -> int | None:
     return diagnosed.year - born.year - ((diagnosed.month, diagnosed.day) < (born.month, born.day))
 
 
-def decide(case: Case, kb: KnowledgeBase, on: date) -> Decision:
+def decide(case: Case, kb: KnowledgeBase) -> Decision:
     variants = case.germline.pathogenic_variants
     if variants:
         reasons = [because(kb, _GENE_RULES.get(g, "genetics.other-genes")) for g in variants]
@@ -69,7 +67,6 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Decision:
         )
         if unknown
     )
-    del on
     return Decision(
         "no-trigger" if not unknowns else "uncertain",
         (because(kb, "genetics.evaluation-triggers"),),

@@ -8,7 +8,7 @@ contraindications (reference §§4.5, 5.2, 11-13).
 
 from __future__ import annotations
 
-from rccnav.core.assessment import RiskResult, SystemicTherapy, Warning
+from rccnav.core.assessment import SystemicTherapy, Warning
 from rccnav.core.case import Case
 from rccnav.core.decisions.common import resolve_agents
 from rccnav.core.decisions.lines import Line
@@ -205,9 +205,7 @@ def _contraindication_warnings(
     return warnings
 
 
-def check(
-    case: Case, imdc: RiskResult, line: Line, therapy: SystemicTherapy, kb: KnowledgeBase
-) -> list[Warning]:
+def check(case: Case, line: Line, therapy: SystemicTherapy, kb: KnowledgeBase) -> list[Warning]:
     agents, warnings = _resolve(case, kb)
     where = (case.proposed_therapy.source if case.proposed_therapy else None) or "proposed_therapy"
     if agents:
@@ -225,5 +223,4 @@ def check(
                 Warning("ici-rechallenge", "warning", rule.statement, where, rule.id, rule.sources)
             )
     warnings.extend(_contraindication_warnings(case, agents, therapy, kb))
-    del imdc
     return warnings
