@@ -18,6 +18,7 @@ from rccnav.core.decisions import (
     therapy_safety,
 )
 from rccnav.core.decisions.lines import current_line
+from rccnav.core.prognosis.factors import shared_factors
 from rccnav.core.prognosis.imdc import imdc_risk
 from rccnav.core.prognosis.mskcc import mskcc_risk
 from rccnav.knowledge.model import KnowledgeBase
@@ -45,8 +46,9 @@ def assess(
         # Decisions see performance status only as usable on ``on``.
         case = case.model_copy(update={"performance": baseline.performance})
     line = current_line(case, kb, on)
-    imdc = imdc_risk(case, baseline, kb, on, line.number)
-    mskcc = mskcc_risk(case, baseline, kb, on)
+    shared = shared_factors(case, baseline, kb, on)
+    imdc = imdc_risk(case, baseline, kb, on, line.number, shared)
+    mskcc = mskcc_risk(case, baseline, kb, on, shared)
     surveillance = active_surveillance.decide(case, imdc, line, kb)
     therapy = systemic_therapy.without_surveillance(
         systemic_therapy.decide(case, imdc, line, kb), surveillance

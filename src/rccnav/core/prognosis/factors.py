@@ -7,6 +7,7 @@ unit, threshold and whose reference range decided it.
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from rccnav.core.assessment import Factor
 from rccnav.core.baseline import Baseline, LabValue, Limit
@@ -186,3 +187,20 @@ def calcium_lab(baseline: Baseline) -> tuple[LabValue | None, str]:
     if "calcium_total" in labs:
         return None, "total calcium known but albumin missing: corrected calcium cannot be computed"
     return None, "no usable calcium result"
+
+
+def shared_factors(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date) -> SharedFactors:
+    """The three factors IMDC and MSKCC define identically, evaluated once."""
+    return SharedFactors(
+        performance_status(case, kb),
+        time_to_treatment(case, on, kb),
+        below_lower_limit(
+            "hemoglobin", baseline.labs.get("hemoglobin"), "no usable hemoglobin result"
+        ),
+    )
+
+
+class SharedFactors(NamedTuple):
+    performance: Factor
+    time_to_treatment: Factor
+    hemoglobin: Factor

@@ -12,13 +12,18 @@ from rccnav.core.prognosis.risk import classify
 from rccnav.knowledge.model import KnowledgeBase
 
 
-def imdc_risk(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date, line: int) -> RiskResult:
+def imdc_risk(
+    case: Case,
+    baseline: Baseline,
+    kb: KnowledgeBase,
+    on: date,
+    line: int,
+    shared: f.SharedFactors | None = None,
+) -> RiskResult:
     labs = baseline.labs
     calcium, calcium_missing = f.calcium_lab(baseline)
     factors = (
-        f.performance_status(case, kb),
-        f.time_to_treatment(case, on, kb),
-        f.below_lower_limit("hemoglobin", labs.get("hemoglobin"), "no usable hemoglobin result"),
+        *(shared or f.shared_factors(case, baseline, kb, on)),
         f.above_upper_limit("calcium", calcium, calcium_missing),
         f.above_upper_limit("neutrophils", labs.get("neutrophils"), "no usable neutrophil count"),
         f.above_upper_limit("platelets", labs.get("platelets"), "no usable platelet count"),

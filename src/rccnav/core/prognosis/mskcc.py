@@ -12,7 +12,13 @@ from rccnav.core.prognosis.risk import classify
 from rccnav.knowledge.model import KnowledgeBase
 
 
-def mskcc_risk(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date) -> RiskResult:
+def mskcc_risk(
+    case: Case,
+    baseline: Baseline,
+    kb: KnowledgeBase,
+    on: date,
+    shared: f.SharedFactors | None = None,
+) -> RiskResult:
     labs = baseline.labs
     calcium, calcium_missing = f.calcium_lab(baseline)
     if calcium is not None and calcium.analyte == "calcium_ionized":
@@ -22,9 +28,7 @@ def mskcc_risk(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date) -> R
             "only ionized calcium known: MSKCC needs corrected total calcium",
         )
     factors = (
-        f.performance_status(case, kb),
-        f.time_to_treatment(case, on, kb),
-        f.below_lower_limit("hemoglobin", labs.get("hemoglobin"), "no usable hemoglobin result"),
+        *(shared or f.shared_factors(case, baseline, kb, on)),
         f.above_absolute(
             "calcium", calcium, calcium_missing, kb.param("prognosis.mskcc", "calcium_mg_dl")
         ),
