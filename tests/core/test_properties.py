@@ -9,7 +9,7 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rccnav.core.assess import assess
@@ -200,6 +200,9 @@ CA_G_PER_MOL = 40.078
     hb_si=st.sampled_from(["g/L", "mmol/L"]),
     sex=st.sampled_from([None, "female", "male"]),
 )
+# Found by this property: Payne-corrected calcium exactly at the ULN (7.9 + 0.8 x 2.0 = 9.5)
+# differed from the converted SI limit in the last binary digit and counted as "above".
+@example(hb=5.0, hb_lln=None, calcium=7.9, calcium_uln=9.5, albumin=2.0, hb_si="g/L", sex=None)
 def test_si_and_conventional_units_give_identical_statuses(
     hb: float,
     hb_lln: float | None,

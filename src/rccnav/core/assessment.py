@@ -23,6 +23,7 @@ class Reason:
     text: str
     rule: str | None = None
     sources: tuple[str, ...] = ()
+    review_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

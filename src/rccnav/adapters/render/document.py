@@ -90,7 +90,10 @@ def reason_line(reason: ReasonData) -> str:
     if reason.sources:
         parts.append(cite(reason.sources))
     if reason.rule:
-        parts.append(f"(rule {reason.rule})")
+        # Items not checked against their primary source say so wherever they drive advice.
+        status = reason.review_status
+        flag = f", {status}" if status and status != "verified" else ""
+        parts.append(f"(rule {reason.rule}{flag})")
     return " ".join(parts)
 
 

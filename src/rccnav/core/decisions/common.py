@@ -16,10 +16,12 @@ def because(kb: KnowledgeBase, rule_id: str, text: str | None = None) -> Reason:
         cached = _REASONS.get(key)
         if cached is None:
             rule = kb.rule(rule_id)
-            cached = _REASONS[key] = Reason(rule.statement, rule.id, rule.sources)
+            cached = _REASONS[key] = Reason(
+                rule.statement, rule.id, rule.sources, rule.status.value
+            )
         return cached
     rule = kb.rule(rule_id)
-    return Reason(text=text, rule=rule.id, sources=rule.sources)
+    return Reason(text, rule.id, rule.sources, rule.status.value)
 
 
 def good_performance(case: Case) -> bool | None:

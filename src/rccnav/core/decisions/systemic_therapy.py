@@ -160,6 +160,7 @@ def _merge_uncached(
                 + (f" for {g} risk" if len(possible) > 1 else ""),
                 rule=row.id,
                 sources=row.sources,
+                review_status=row.status.value,
             )
             for g in possible
             if option in per_group[g]
@@ -174,6 +175,7 @@ def _merge_uncached(
                     f"{' or '.join(draft.only_if_risk)}; the group is not yet determined.",
                     rule="prognosis.imdc",
                     sources=kb.rule("prognosis.imdc").sources,
+                    review_status=kb.rule("prognosis.imdc").status.value,
                 )
             )
         drafts[option] = draft
@@ -297,7 +299,7 @@ def _apply_contraindications(
                 unknown_relevant.add(rule.comorbidity.replace("_", " "))
             continue
         affected = sorted(kb.regimens_affected_by(rule).intersection(drafts))
-        reason = Reason(rule.message, rule.id, rule.sources)
+        reason = Reason(rule.message, rule.id, rule.sources, rule.status.value)
         for option in affected:
             if rule.severity == "absolute":
                 excluded.append(ExcludedOption(option, reason))

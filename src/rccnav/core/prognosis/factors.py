@@ -103,6 +103,19 @@ def performance_status(case: Case, kb: KnowledgeBase) -> Factor:
     )
 
 
+# Values and limits arrive through unit conversions, so a value reported exactly at its
+# limit can differ from it in the last binary digits; such noise must not decide a factor.
+_RELATIVE_TOLERANCE = 1e-9
+
+
+def _above(value: float, limit: float) -> bool:
+    return value > limit + abs(limit) * _RELATIVE_TOLERANCE
+
+
+def _below(value: float, limit: float) -> bool:
+    return value < limit - abs(limit) * _RELATIVE_TOLERANCE
+
+
 def _describe(lab: LabValue) -> str:
     text = f"{lab.value:g} {lab.unit}"
     if lab.method and lab.analyte == "calcium_corrected":
@@ -116,9 +129,9 @@ def below_lower_limit(name: str, lab: LabValue | None, missing: str) -> Factor:
     limit = lab.lower
     if limit is None:
         return Factor(name, "unknown", f"{_describe(lab)}, no lower limit known", source=lab.source)
-    if lab.value < limit.low:
+    if _below(lab.value, limit.low):
         status, verdict = "present", "below"
-    elif lab.value >= limit.high:
+    elif not _below(lab.value, limit.high):
         status, verdict = "absent", "not below"
     else:
         status, verdict = "unknown", "within the span of fallback limits"
@@ -134,9 +147,9 @@ def above_upper_limit(
     if limit is None:
         return Factor(name, "unknown", f"{_describe(lab)}, no upper limit known", source=lab.source)
     scaled = Limit(limit.low * multiple, limit.high * multiple, limit.reference)
-    if lab.value > scaled.high:
+    if _above(lab.value, scaled.high):
         status, verdict = "present", "above"
-    elif lab.value <= scaled.low:
+    elif not _above(lab.value, scaled.low):
         status, verdict = "absent", "not above"
     else:
         status, verdict = "unknown", "within the span of fallback limits"
@@ -146,7 +159,7 @@ def above_upper_limit(
 def above_absolute(name: str, lab: LabValue | None, missing: str, cutoff: float) -> Factor:
     if lab is None:
         return Factor(name, "unknown", missing, threshold=f"> {cutoff:g}")
-    present = lab.value > cutoff
+    present = _above(lab.value, cutoff)
     return Factor(
         name,
         "present" if present else "absent",
