@@ -59,3 +59,37 @@ def test_assessing_on_an_earlier_date_sees_less(run: Callable[..., Assessment]) 
     statuses = {f.name: f.status for f in earlier.imdc.factors}
     assert statuses["hemoglobin"] == statuses["platelets"] == "unknown"
     assert earlier.imdc.risk_group is None
+
+
+def test_missing_factor_that_decides_nivolumab_ipilimumab_changes_the_regimens(
+    run: Callable[..., Assessment],
+) -> None:
+    # Favorable or intermediate while calcium is unknown: nivolumab + ipilimumab is listed
+    # only for intermediate risk (CheckMate 214; EAU/ESMO), so knowing calcium could change
+    # the regimens, not just the group.
+    result = run(make_case(labs={"calcium_total": None, "albumin": None}))
+    assert result.imdc.possible_groups == ("favorable", "intermediate")
+    calcium = next(m for m in result.imdc.missing if m.factor == "calcium")
+    assert calcium.could_change_group and calcium.could_change_regimens
+    assert result.systemic_therapy.depends_on_unknown_risk
+
+
+def test_missing_factor_that_cannot_move_the_group_changes_no_regimen(
+    run: Callable[..., Assessment],
+) -> None:
+    # Poor risk with four factors present stays poor whatever calcium is.
+    result = run(
+        make_case(
+            performance={"kps": 60, "ecog": None},
+            diagnosis={"date": ON - timedelta(days=100)},
+            labs={
+                "hemoglobin": lab(9.0, "g/dL", 12.0, 15.5),
+                "platelets": lab(600, "10*9/L", 150, 400),
+                "calcium_total": None,
+                "albumin": None,
+            },
+        )
+    )
+    assert result.imdc.risk_group == "poor"
+    calcium = next(m for m in result.imdc.missing if m.factor == "calcium")
+    assert not calcium.could_change_group and not calcium.could_change_regimens

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-from rccnav.core.assessment import Assessment, KnowledgeBaseRef, Warning
+from rccnav.core.assessment import (
+    Assessment,
+    KnowledgeBaseRef,
+    RiskResult,
+    SystemicTherapy,
+    Warning,
+)
 from rccnav.core.baseline import prepare_baseline
 from rccnav.core.case import Case
 from rccnav.core.decisions import (
@@ -54,6 +61,7 @@ def assess(
         systemic_therapy.decide(case, imdc, line, kb), surveillance
     )
     safety_warnings = therapy_safety.check(case, line, therapy, kb)
+    imdc = _with_regimen_impact(imdc, therapy)
     local = local_therapy.decide(case, baseline, kb)
     warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
     warnings.extend(local_therapy.urgent_warnings(case, kb))
@@ -73,3 +81,13 @@ def assess(
         warnings=tuple(warnings),
         ignored_data=(*baseline.ignored, *line.ignored),
     )
+
+
+def _with_regimen_impact(imdc: RiskResult, therapy: SystemicTherapy) -> RiskResult:
+    """Mark the unknown IMDC factors whose value could change the regimens listed."""
+    if not imdc.missing or not therapy.depends_on_unknown_risk:
+        return imdc
+    missing = tuple(
+        replace(item, could_change_regimens=item.could_change_group) for item in imdc.missing
+    )
+    return replace(imdc, missing=missing)

@@ -46,6 +46,8 @@ class MissingItem:
     factor: str
     needed: str
     could_change_group: bool
+    # IMDC decides the regimen tables, so only IMDC items can be true here.
+    could_change_regimens: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,11 +152,12 @@ def risk_section(result: RiskResult, title: str) -> Section:
     )
     section.add(Table(("factor", "status", "evidence"), rows))
     for missing in result.missing:
-        effect = (
-            "could change the risk group"
-            if missing.could_change_group
-            else "would not change the group"
-        )
+        if missing.could_change_regimens:
+            effect = "could change the risk group and the recommended regimens"
+        elif missing.could_change_group:
+            effect = "could change the risk group"
+        else:
+            effect = "would not change the group"
         section.add(Item(f"{missing.needed}; {effect}", lead=f"missing {missing.factor}"))
     for row in result.survival:
         section.add(
