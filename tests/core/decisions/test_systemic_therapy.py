@@ -477,3 +477,31 @@ def test_relapse_on_adjuvant_pembrolizumab_rules_out_pd1_first_line(kb: Knowledg
     for regimen in IO_TKI | {"ipilimumab+nivolumab", "avelumab+axitinib"}:
         assert reasons[regimen] == "therapy.no-pd1-rechallenge"
     assert "cabozantinib" in therapy.preferred
+
+
+# --- high-dose IL-2 fitness (reference §11.2) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"performance": {"kps": 70, "ecog": None}},
+        {"performance": {"kps": None, "ecog": 2}},
+        {"comorbidities": {"active_autoimmune_disease": True}},
+        {"comorbidities": {"organ_transplant": True}},
+        {"disease": {"metastases": [{"site": "brain", "lesions": 1, "treated": False}]}},
+    ],
+)
+def test_high_dose_il2_is_excluded_for_a_patient_unfit_for_it(
+    kb: KnowledgeBase, changes: dict[str, Any]
+) -> None:
+    therapy = decide(kb, make_case(**changes), "intermediate")
+    assert "aldesleukin" not in offered(therapy)
+    assert excluded(therapy)["aldesleukin"] == "therapy.aldesleukin-fitness"
+
+
+def test_high_dose_il2_stays_with_its_conditions_for_a_fit_patient(kb: KnowledgeBase) -> None:
+    therapy = decide(kb, make_case(), "intermediate")
+    assert "aldesleukin" in therapy.certain_circumstances
+    il2 = option(therapy, "aldesleukin")
+    assert any("excellent performance status" in caution for caution in il2.cautions)

@@ -22,7 +22,7 @@ from rccnav.core.assessment import (
     TherapyOption,
 )
 from rccnav.core.case import Case, Gene, Histology
-from rccnav.core.decisions.common import because
+from rccnav.core.decisions.common import because, brain_metastases, good_performance
 from rccnav.core.decisions.lines import Line
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
@@ -282,6 +282,27 @@ def _apply_prior_therapy(
                 )
 
 
+def _apply_aldesleukin_fitness(
+    case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
+) -> None:
+    """High-dose IL-2 only for the fittest patients (reference §11.2)."""
+    if "aldesleukin" not in drafts:
+        return
+    comorbid = case.comorbidities
+    unfit = (
+        good_performance(case) is False
+        or brain_metastases(case)[1] is True
+        or comorbid.active_autoimmune_disease is True
+        or comorbid.organ_transplant is True
+        or comorbid.systemic_steroids_over_10mg is True
+    )
+    if unfit:
+        excluded.append(ExcludedOption("aldesleukin", because(kb, "therapy.aldesleukin-fitness")))
+        del drafts["aldesleukin"]
+    else:
+        drafts["aldesleukin"].cautions.append(kb.rule("therapy.aldesleukin-fitness").statement)
+
+
 def _apply_contraindications(
     case: Case,
     drafts: dict[str, _Draft],
@@ -370,6 +391,7 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
     reasons.extend(line.reasons)
     _apply_prior_therapy(line, drafts, kb, excluded)
     _apply_contraindications(case, drafts, kb, excluded, reasons)
+    _apply_aldesleukin_fitness(case, drafts, kb, excluded)
     _apply_sarcomatoid(case, drafts, kb, reasons)
     options = tuple(
         draft.to_option(option, kb)
