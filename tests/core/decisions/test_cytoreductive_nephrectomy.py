@@ -187,3 +187,17 @@ def test_through_assess(run: Callable[..., Assessment]) -> None:
     result = run(case)
     assert result.imdc.risk_group == "intermediate"
     assert result.cytoreductive_nephrectomy.recommendation == "consider-deferred"
+
+
+def test_no_cn_with_spinal_cord_compression(kb: KnowledgeBase) -> None:
+    # An emergency from metastases is a significant symptom of metastatic disease (KCRNC).
+    decision = cytoreductive_nephrectomy.decide(
+        make_case(
+            primary_tumour={"in_place": True, "resectable": True, "renal_share_of_burden": "high"},
+            disease={"spinal_cord_compression": True},
+        ),
+        risk_result("favorable"),
+        kb,
+    )
+    assert decision.recommendation == "not-recommended"
+    assert "cn.avoid-symptomatic-metastases" in {r.rule for r in decision.reasons}

@@ -505,3 +505,12 @@ def test_high_dose_il2_stays_with_its_conditions_for_a_fit_patient(kb: Knowledge
     assert "aldesleukin" in therapy.certain_circumstances
     il2 = option(therapy, "aldesleukin")
     assert any("excellent performance status" in caution for caution in il2.cautions)
+
+
+def test_untreated_brain_metastases_put_local_therapy_first(kb: KnowledgeBase) -> None:
+    brain = {"metastases": [{"site": "brain", "lesions": 2, "treated": False}]}
+    therapy = decide(kb, make_case(disease=brain), "intermediate")
+    assert "local.brain-metastases" in {r.rule for r in therapy.reasons}
+    treated = {"metastases": [{"site": "brain", "lesions": 2, "treated": True}]}
+    therapy = decide(kb, make_case(disease=treated), "intermediate")
+    assert "local.brain-metastases" not in {r.rule for r in therapy.reasons}

@@ -30,7 +30,7 @@ def _against(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> list[Reason]:
         reasons.append(because(kb, "cn.avoid-poor-performance"))
     if case.disease.rapidly_progressing:
         reasons.append(because(kb, "cn.avoid-rapid-progression"))
-    if case.disease.symptomatic_metastases:
+    if case.disease.symptomatic_metastases or case.disease.spinal_cord_compression:
         reasons.append(because(kb, "cn.avoid-symptomatic-metastases"))
     if case.primary_tumour.resectable is False:
         reasons.append(because(kb, "cn.requires-resectable-primary"))

@@ -389,6 +389,9 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
     drafts = _merge(rows, possible, kb)
     _explicit_exclusions(table_histology, line, possible, drafts, kb, excluded)
     reasons.extend(line.reasons)
+    if brain_metastases(case)[1]:
+        # Pivotal trials excluded untreated brain metastases: local therapy comes first.
+        reasons.append(because(kb, "local.brain-metastases"))
     _apply_prior_therapy(line, drafts, kb, excluded)
     _apply_contraindications(case, drafts, kb, excluded, reasons)
     _apply_aldesleukin_fitness(case, drafts, kb, excluded)
