@@ -192,7 +192,7 @@ def read_resources(data: bytes, name: str) -> ResourceIndex:
 def index_document(document: Any, syntax: str, name: str) -> ResourceIndex:
     """Index an already-decoded JSON document (``syntax`` "json") or NDJSON lines."""
     if syntax == "ndjson":
-        return _index_lines(document, name)
+        return index_resources(document, "fhir-ndjson", name, label="line")
     if isinstance(document, list):
         return index_resources(document, "fhir-array", name)
     if not _is_resource(document):
@@ -208,24 +208,13 @@ def index_document(document: Any, syntax: str, name: str) -> ResourceIndex:
     return index
 
 
-def _index_lines(items: list[Any], name: str) -> ResourceIndex:
-    index = ResourceIndex(kind="fhir-ndjson")
-    for number, item in enumerate(items, start=1):
-        where = f"line {number}"
-        if not _is_resource(item):
-            raise InputError(f"{where} is not a FHIR resource (no resourceType)", where=name)
-        if item["resourceType"] == "Bundle":
-            _add_bundle(index, item, f"{where} > ", 1)
-        else:
-            index.add(item, where, None)
-    return index
-
-
-def index_resources(resources: list[Any], kind: str, name: str = "<resources>") -> ResourceIndex:
-    """Index already-decoded resources or Bundles (a CDS Hooks prefetch, for example)."""
+def index_resources(
+    resources: list[Any], kind: str, name: str = "<resources>", label: str = "item"
+) -> ResourceIndex:
+    """Index already-decoded resources or Bundles (NDJSON lines, a CDS Hooks prefetch)."""
     index = ResourceIndex(kind=kind)
     for number, item in enumerate(resources, start=1):
-        where = f"item {number}"
+        where = f"{label} {number}"
         if not _is_resource(item):
             raise InputError(f"{where} is not a FHIR resource (no resourceType)", where=name)
         if item["resourceType"] == "Bundle":
