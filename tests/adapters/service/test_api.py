@@ -236,3 +236,60 @@ def test_cors_is_configurable(serve: Callable[..., LiveServer]) -> None:
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+# -- several worker processes --------------------------------------------------------------
+
+
+def _workers_config(tmp_path: Path, *, replay_db: bool) -> Path:
+    from .conftest import SPEC_ISSUER, spec_jwks
+
+    auth: dict[str, object] = {"issuers": [{"iss": SPEC_ISSUER, "jwks": spec_jwks()}]}
+    if replay_db:
+        auth["replay_db"] = "replay.sqlite3"  # relative to the config file
+    config = tmp_path / "rccnav.json"
+    config.write_bytes(
+        orjson.dumps({"feedback_db": "fb.sqlite3", "assessment_date": ON.isoformat(), "auth": auth})
+    )
+    return config
+
+
+def test_several_workers_need_a_shared_replay_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _workers_config(tmp_path, replay_db=False)
+    code = main(["serve", "--workers", "2", "--port", str(free_port()), "--config", str(config)])
+    assert code == 2
+    assert "auth.replay_db" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_workers_share_the_replay_store(tmp_path: Path, tokens: Tokens) -> None:
+    config = _workers_config(tmp_path, replay_db=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "rccnav.adapters.cli", "serve", "--workers", "2"),
+            *("--host", "127.0.0.1", "--port", str(port), "--config", str(config)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(url, proc)
+        discovery = url + "/cds-services"
+        token = tokens.make(discovery)
+        statuses = []
+        # New connections spread over the workers; every reuse of the jti must fail.
+        for _ in range(6):
+            with httpx.Client() as fresh:
+                statuses.append(
+                    fresh.get(discovery, headers={"Authorization": f"Bearer {token}"}).status_code
+                )
+        assert statuses[0] == 200
+        assert statuses[1:] == [401] * 5
+        assert (tmp_path / "replay.sqlite3").exists()
+    finally:
+        _stop(proc)

@@ -12,6 +12,7 @@ import base64
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -20,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from rccnav.adapters.service.auth import AuthError, JwtVerifier, ReplayCache
+from rccnav.adapters.service.auth import AuthError, JwtVerifier, ReplayCache, SqliteReplayCache
 from rccnav.adapters.service.config import AuthConfig, IssuerConfig
 
 from .conftest import (
@@ -177,6 +178,51 @@ def test_replay_cache_fails_closed_when_full() -> None:
     for n in range(1000):
         assert cache.first_use("iss", str(n), keep_until=10)
     assert not cache.first_use("iss", "one-more", keep_until=10)
+
+
+# -- the replay store shared by worker processes ---------------------------------------------
+
+
+def test_sqlite_replay_store_is_shared_between_processes(tmp_path: Path) -> None:
+    # Two stores on one file stand for two worker processes.
+    now = [1000.0]
+    first = SqliteReplayCache(tmp_path / "replay.sqlite3", 1000, clock=lambda: now[0])
+    second = SqliteReplayCache(tmp_path / "replay.sqlite3", 1000, clock=lambda: now[0])
+    assert first.first_use("iss", "a", keep_until=1010)
+    assert not second.first_use("iss", "a", keep_until=1010)  # replay seen by the other
+    assert second.first_use("other-iss", "a", keep_until=1010)  # jti is per issuer
+    now[0] = 1011
+    assert second.first_use("iss", "a", keep_until=1020)  # expired: that token is dead anyway
+    assert not first.first_use("iss", "a", keep_until=1020)
+    assert len(first) == 1
+
+
+def test_sqlite_replay_store_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "replay.sqlite3"
+    assert SqliteReplayCache(path, 1000, clock=lambda: 0.0).first_use("iss", "a", keep_until=10)
+    assert not SqliteReplayCache(path, 1000, clock=lambda: 0.0).first_use("iss", "a", 10)
+
+
+def test_sqlite_replay_store_fails_closed_when_full(tmp_path: Path) -> None:
+    cache = SqliteReplayCache(tmp_path / "r.sqlite3", 1000, clock=lambda: 0.0, purge_every=1)
+    for n in range(1000):
+        assert cache.first_use("iss", str(n), keep_until=10)
+    assert not cache.first_use("iss", "one-more", keep_until=10)
+
+
+def test_verifier_uses_the_configured_replay_store(tmp_path: Path, tokens: Tokens) -> None:
+    def verifier() -> JwtVerifier:
+        return JwtVerifier(
+            AuthConfig(
+                issuers=(IssuerConfig(iss=SPEC_ISSUER, jwks=spec_jwks()),),
+                replay_db=tmp_path / "replay.sqlite3",
+            )
+        )
+
+    token = tokens.make(AUD)
+    verify(verifier(), token)
+    with pytest.raises(AuthError, match="replay"):
+        verify(verifier(), token)  # a second process refuses it too
 
 
 def test_missing_or_malformed_authorization_header(verifier: JwtVerifier) -> None:

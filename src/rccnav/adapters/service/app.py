@@ -233,3 +233,22 @@ def create_app(
             max_age=config.cors.max_age_seconds,
         )
     return app
+
+
+CONFIG_ENVIRONMENT = "RCCNAV_SERVICE_CONFIG"
+
+
+def app_from_environment() -> FastAPI:
+    """Application factory for worker processes (``rccnav serve --workers N``).
+
+    The parent validated the settings and passes them as JSON in the environment, so
+    every worker runs exactly the configuration the command line resolved.
+    """
+    import gc
+    import os
+
+    config = ServiceConfig.model_validate_json(os.environ[CONFIG_ENVIRONMENT])
+    app = create_app(config)
+    gc.collect()
+    gc.freeze()
+    return app

@@ -25,10 +25,12 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -89,6 +91,63 @@ class ReplayCache:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+class SqliteReplayCache:
+    """``(iss, jti)`` pairs in a SQLite file, so every worker process refuses a replay.
+
+    The primary key makes "first use" one atomic insert across processes; expired
+    pairs are purged every ``purge_every`` calls.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        max_entries: int,
+        clock: Callable[[], float] = time.time,
+        purge_every: int = 1000,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS used_jti ("
+            " iss TEXT NOT NULL, jti TEXT NOT NULL, keep_until REAL NOT NULL,"
+            " PRIMARY KEY (iss, jti)) WITHOUT ROWID"
+        )
+        self._max = max_entries
+        self._clock = clock
+        self._purge_every = purge_every
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def first_use(self, iss: str, jti: str, keep_until: float) -> bool:
+        """Record the pair; False if any process already recorded it, or the store is full."""
+        now = self._clock()
+        with self._lock:
+            self._calls += 1
+            # Purge and capacity check every purge_every calls (the cap is approximate by
+            # at most that many entries; it only bounds the file's growth).
+            if (self._calls - 1) % self._purge_every == 0:
+                self._db.execute("DELETE FROM used_jti WHERE keep_until <= ?", (now,))
+                (count,) = self._db.execute("SELECT count(*) FROM used_jti").fetchone()
+                if count >= self._max:
+                    return False  # fail closed, as the in-memory cache does
+            inserted = self._db.execute(
+                "INSERT INTO used_jti (iss, jti, keep_until) VALUES (?, ?, ?) "
+                "ON CONFLICT (iss, jti) DO UPDATE SET keep_until = excluded.keep_until "
+                "WHERE used_jti.keep_until <= ?",
+                (iss, jti, keep_until, now),
+            ).rowcount
+        return inserted == 1
+
+    def __len__(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT count(*) FROM used_jti WHERE keep_until > ?", (self._clock(),)
+            ).fetchone()
+        return int(count)
 
 
 class _KeySource:
@@ -205,7 +264,11 @@ class JwtVerifier:
         self._config = config
         self._clock = clock
         self._issuers = {issuer.iss: _Issuer(issuer, config) for issuer in config.issuers}
-        self._replays = ReplayCache(config.replay_cache_max_entries, clock)
+        self._replays: ReplayCache | SqliteReplayCache = (
+            SqliteReplayCache(config.replay_db, config.replay_cache_max_entries, clock)
+            if config.replay_db is not None
+            else ReplayCache(config.replay_cache_max_entries, clock)
+        )
 
     def _header(self, header: dict[str, Any]) -> tuple[str, str, Any]:
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")

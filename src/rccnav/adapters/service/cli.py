@@ -49,6 +49,10 @@ def _serve(args: argparse.Namespace) -> int:
     _configure_logging(config.log_level)
     if config.insecure_no_auth:
         sys.stderr.write(f"WARNING: {INSECURE_WARNING}\n")
+    workers = getattr(args, "workers", 1) or 1
+    if workers > 1:
+        _serve_workers(config, workers)
+        return 0
     try:
         app = create_app(config)
     except ConfigError as exc:
@@ -57,17 +61,42 @@ def _serve(args: argparse.Namespace) -> int:
     # out of the collector's reach so full collections stay short under load (tail latency).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level=config.log_level.lower(),
-        access_log=False,  # our own access log never carries query strings
-        limit_concurrency=config.limits.max_connections,
-        timeout_keep_alive=15,
-        server_header=False,
-    )
+    uvicorn.run(app, **_uvicorn_options(config))
     return 0
+
+
+def _uvicorn_options(config: ServiceConfig) -> dict[str, Any]:
+    return {
+        "host": config.host,
+        "port": config.port,
+        "log_level": config.log_level.lower(),
+        "access_log": False,  # our own access log never carries query strings
+        "limit_concurrency": config.limits.max_connections,
+        "timeout_keep_alive": 15,
+        "server_header": False,
+    }
+
+
+def _serve_workers(config: ServiceConfig, workers: int) -> None:
+    """Several worker processes on one port; they must share the jti replay store."""
+    import os
+
+    import uvicorn
+
+    from rccnav.adapters.service.app import CONFIG_ENVIRONMENT
+
+    if not config.insecure_no_auth and config.auth.replay_db is None:
+        raise InputError(
+            f"--workers {workers} needs auth.replay_db in the configuration: an in-memory "
+            "replay cache is per process, so another worker would accept a replayed token"
+        )
+    os.environ[CONFIG_ENVIRONMENT] = config.model_dump_json()
+    uvicorn.run(
+        "rccnav.adapters.service.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        **_uvicorn_options(config),
+    )
 
 
 def _feedback_report(args: argparse.Namespace) -> int:
@@ -107,6 +136,12 @@ def add_subcommands(subparsers: Any) -> None:
     )
     serve.add_argument("--host", help="address to listen on (default: config, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: config, else 8080)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); more than one needs auth.replay_db",
+    )
     _config_argument(serve)
     serve.add_argument(
         "--insecure-no-auth",

@@ -11,6 +11,9 @@ A minimal ``rccnav.toml``::
     public_base_url = "https://cds.example.org"   # the JWT aud is this + the path
     feedback_db = "var/feedback.sqlite3"
 
+    [auth]
+    replay_db = "var/replay.sqlite3"              # needed with --workers N > 1
+
     [[auth.issuers]]
     iss = "https://ehr.example.org/"
     jwks_url = "https://ehr.example.org/.well-known/jwks.json"
@@ -108,6 +111,11 @@ class AuthConfig(_Settings):
     jwks_refresh_cooldown_seconds: float = Field(30, ge=0)
     jwks_fetch_timeout_seconds: float = Field(5, gt=0)
     replay_cache_max_entries: int = Field(1_000_000, ge=1000)
+    replay_db: Path | None = Field(
+        None,
+        description="SQLite file recording used `jti`s, shared by worker processes; "
+        "default: in memory, which is correct only for a single process",
+    )
 
     @field_validator("algorithms")
     @classmethod
@@ -200,10 +208,16 @@ def _parse(path: Path, text: str) -> Any:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    for key in ("feedback_db", "kb_dir"):
-        value = data.get(key)
+    def resolve(section: dict[str, Any], key: str) -> None:
+        value = section.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
-            data[key] = str(base / value)
+            section[key] = str(base / value)
+
+    for key in ("feedback_db", "kb_dir"):
+        resolve(data, key)
+    auth = data.get("auth")
+    if isinstance(auth, dict):
+        resolve(auth, "replay_db")
     return data
 
 
