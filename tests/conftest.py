@@ -1,4 +1,5 @@
-"""Suite-wide settings: the shared clinical fixtures must be present in CI."""
+"""Suite-wide settings: the shared clinical fixtures must be present in CI, and CI runs
+hypothesis deterministically (developers' runs stay random to keep finding new cases)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,19 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
