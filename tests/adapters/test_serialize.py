@@ -69,6 +69,7 @@ def test_schema_rejects_a_broken_assessment(assessments: list[Assessment]) -> No
 
 def test_example_case_files_validate_against_the_case_schema(example_paths: list[Path]) -> None:
     validator = jsonschema.Draft202012Validator(case_json_schema())
+    assert example_paths, "no bundled example case files found"
     for path in example_paths:
         case = read_case_file(path.read_bytes(), name=path.name)
         validator.validate(case.model_dump(mode="json", exclude_none=True))
