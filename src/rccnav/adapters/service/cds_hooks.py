@@ -136,7 +136,7 @@ def _unavailable(exc: PrefetchUnavailable) -> ServiceError:
 CardBuilder = Callable[[Case, Assessment], list[IssuedCard]]
 
 
-def _read_and_assess(state: ServiceState, raw: bytes) -> tuple[Case, Assessment]:
+def _read_and_assess(state: ServiceState, bundle: dict[str, Any]) -> tuple[Case, Assessment]:
     from rccnav.adapters.fhir.reader import read_fhir
     from rccnav.adapters.intake import assess_input
 
@@ -144,7 +144,7 @@ def _read_and_assess(state: ServiceState, raw: bytes) -> tuple[Case, Assessment]
     lookback = state.config.lookback_days
     try:
         intake = read_fhir(
-            raw, name="CDS Hooks prefetch", on=on, lookback_days=lookback, kb=state.kb
+            bundle, name="CDS Hooks prefetch", on=on, lookback_days=lookback, kb=state.kb
         )
     except InputError as exc:
         raise ServiceError(
@@ -159,8 +159,12 @@ async def _gather_bundle(
     request: HookRequest,
     patient_id: str,
     drafts: Sequence[dict[str, Any]],
-) -> bytes:
-    """The prefetched and fetched data, with the draft orders, as one Bundle (JSON)."""
+) -> tuple[dict[str, Any], bytes]:
+    """The prefetched and fetched data, with the draft orders, as one Bundle.
+
+    Returned decoded (for the reader) and encoded (the card-cache key), so the Bundle
+    is serialised once and never parsed back.
+    """
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
     try:
         gathered = await gather_prefetch(
@@ -182,18 +186,23 @@ async def _gather_bundle(
     if gathered.fetched:
         state.note(http, fetched=",".join(gathered.fetched))
     bundle = collection_bundle(gathered.values, drafts, base=request.fhirServer)
-    return orjson.dumps(bundle)
+    return bundle, orjson.dumps(bundle)
 
 
 def _answer(
-    state: ServiceState, http: Request, service_id: str, raw: bytes, build: CardBuilder
+    state: ServiceState,
+    http: Request,
+    service_id: str,
+    gathered: tuple[dict[str, Any], bytes],
+    build: CardBuilder,
 ) -> Response:
     """Cards for this data: from the cache when the same inputs were assessed before."""
+    bundle, raw = gathered
     key = input_key(service_id, raw, state.assessment_date(), state.config.lookback_days)
     answer = state.cache.get(key)
     state.note(http, cache="hit" if answer is not None else "miss")
     if answer is None:
-        case, assessment = _read_and_assess(state, raw)
+        case, assessment = _read_and_assess(state, bundle)
         answer = Answer.of(build(case, assessment))
         state.cache.put(key, answer)
     issued_at = utc_now()
@@ -228,7 +237,7 @@ async def _order_hook(
     if not drafts:
         return Response(EMPTY_CARDS, media_type="application/json")
     patient_id = request.context.patientId
-    raw = await _gather_bundle(state, http, request, patient_id, drafts)
+    gathered = await _gather_bundle(state, http, request, patient_id, drafts)
 
     def build(case: Case, assessment: Assessment) -> list[IssuedCard]:
         return order_cards(
@@ -239,7 +248,7 @@ async def _order_hook(
             patient_id=patient_id,
         )
 
-    return _answer(state, http, service_id, raw, build)
+    return _answer(state, http, service_id, gathered, build)
 
 
 def _note_hook(
@@ -303,12 +312,12 @@ def build_router(state: ServiceState) -> APIRouter:
         request = parse_body(PatientViewRequest, await http.body())
         patient_id = request.context.patientId
         _note_hook(state, http, PATIENT_VIEW, request, patient_id)
-        raw = await _gather_bundle(state, http, request, patient_id, ())
+        gathered = await _gather_bundle(state, http, request, patient_id, ())
 
         def build(_: Case, assessment: Assessment) -> list[IssuedCard]:
             return patient_view_cards(state.kb, assessment)
 
-        return _answer(state, http, PATIENT_VIEW, raw, build)
+        return _answer(state, http, PATIENT_VIEW, gathered, build)
 
     @router.post(
         f"/cds-services/{ORDER_SELECT}",
