@@ -67,3 +67,89 @@ def test_case_is_immutable() -> None:
     case = make_case()
     with pytest.raises(ValidationError):
         case.sex = None  # type: ignore[misc]
+
+
+# --- safety facts (issue 8): detail lists, derived flags, consistency ----------------------------
+
+
+def test_safety_facts_default_to_unknown() -> None:
+    c = Case().comorbidities
+    assert c.immune_related_adverse_events is None
+    assert c.transplanted_organs is None
+    assert c.heart_liver_or_lung_transplant is None
+    assert c.steroids_over_10mg is None
+    assert c.active_chronic_infection is None
+    assert Case().vitals.oxygen_saturation is None
+    assert Case().disease.hypercalcaemia is None
+
+
+@pytest.mark.parametrize(
+    ("organs", "thoracic_or_liver", "kidney_or_other"),
+    [
+        (["heart"], True, False),
+        (["liver"], True, False),
+        (["lung"], True, False),
+        (["kidney"], False, True),
+        (["kidney", "pancreas"], False, True),
+        ([], False, False),
+    ],
+)
+def test_transplant_by_organ(
+    organs: list[str], thoracic_or_liver: bool, kidney_or_other: bool
+) -> None:
+    c = make_case(comorbidities={"transplanted_organs": organs}).comorbidities
+    assert c.heart_liver_or_lung_transplant is thoracic_or_liver
+    assert c.kidney_or_other_transplant is kidney_or_other
+
+
+def test_transplant_of_unknown_organ_is_unknown_not_kidney() -> None:
+    c = make_case(comorbidities={"organ_transplant": True}).comorbidities
+    assert c.heart_liver_or_lung_transplant is None
+    assert c.kidney_or_other_transplant is None
+
+
+@pytest.mark.parametrize(
+    "comorbidities",
+    [
+        {"organ_transplant": False, "transplanted_organs": ["kidney"]},
+        {"organ_transplant": True, "transplanted_organs": []},
+        {
+            "prior_severe_immune_related_adverse_event": False,
+            "immune_related_adverse_events": [{"organ": "colitis", "grade": 4}],
+        },
+        {"systemic_steroids_over_10mg": False, "corticosteroid_prednisone_mg_per_day": 20},
+        {
+            "active_autoimmune_disease": False,
+            "autoimmune_diseases": [{"disease": "myasthenia-gravis", "active": True}],
+        },
+    ],
+)
+def test_summary_flags_and_details_must_agree(comorbidities: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        make_case(comorbidities=comorbidities)
+
+
+@pytest.mark.parametrize(("dose", "over"), [(0, False), (10, False), (10.5, True), (60, True)])
+def test_steroid_dose_threshold_is_above_10mg(dose: float, over: bool) -> None:
+    # Checkpoint-inhibitor trials excluded > 10 mg/day prednisone equivalent.
+    c = make_case(comorbidities={"corticosteroid_prednisone_mg_per_day": dose}).comorbidities
+    assert c.steroids_over_10mg is over
+
+
+def test_one_active_infection_is_enough_but_absence_needs_all_four() -> None:
+    known = {"tuberculosis": "none", "hepatitis_b": "past", "hepatitis_c": "none"}
+    partial = make_case(comorbidities={"infections": known}).comorbidities
+    assert partial.active_chronic_infection is None
+    full = make_case(comorbidities={"infections": {**known, "hiv": "controlled"}}).comorbidities
+    assert full.active_chronic_infection is False
+    active = make_case(comorbidities={"infections": {"hepatitis_b": "active"}}).comorbidities
+    assert active.active_chronic_infection is True
+
+
+def test_irae_agents_are_normalised_and_grade_bounded() -> None:
+    event = {"agents": ["Pembrolizumab"], "organ": "myocarditis", "grade": 4}
+    c = make_case(comorbidities={"immune_related_adverse_events": [event]}).comorbidities
+    assert c.immune_related_adverse_events is not None
+    assert c.immune_related_adverse_events[0].agents == ("pembrolizumab",)
+    with pytest.raises(ValidationError):
+        make_case(comorbidities={"immune_related_adverse_events": [{**event, "grade": 6}]})

@@ -383,7 +383,9 @@ def any_case(draw: st.DrawFn) -> Case:
             )
         ),
         "comorbidities": {
-            name: draw(maybe_bool) for name in Comorbidities.model_fields if name != "sources"
+            name: draw(maybe_bool)
+            for name, spec in Comorbidities.model_fields.items()
+            if spec.annotation == bool | None
         },
     }
     return Case.model_validate(data)

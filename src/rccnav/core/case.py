@@ -105,6 +105,17 @@ class ResultStatus(StrEnum):
     PRELIMINARY = "preliminary"
 
 
+class RenalMethod(StrEnum):
+    """How a kidney-function figure was obtained: dosing tables differ by method."""
+
+    CKD_EPI_2021 = "ckd-epi-2021"
+    CKD_EPI_2009 = "ckd-epi-2009"
+    MDRD = "mdrd"
+    COCKCROFT_GAULT = "cockcroft-gault"
+    MEASURED = "measured"
+    OTHER = "other"
+
+
 class Measurement(_Strict):
     """A laboratory result as reported: value, UCUM unit, the lab's own range."""
 
@@ -132,8 +143,20 @@ class Labs(_Strict):
     neutrophils: Measurement | None = None
     platelets: Measurement | None = None
     ldh: Measurement | None = None
-    egfr: Measurement | None = None
+    egfr: Measurement | None = Field(None, description="Estimated GFR, mL/min/1.73 m2")
+    egfr_method: RenalMethod | None = Field(
+        None, description="Equation the eGFR came from (unknown when not stated)"
+    )
     creatinine: Measurement | None = None
+    creatinine_clearance: Measurement | None = Field(
+        None, description="Creatinine clearance in mL/min (not normalised to body surface)"
+    )
+    creatinine_clearance_method: RenalMethod | None = Field(
+        None, description="Cockcroft-Gault (estimated) or a measured urine collection"
+    )
+    bilirubin_total: Measurement | None = None
+    ast: Measurement | None = Field(None, description="Aspartate aminotransferase")
+    alt: Measurement | None = Field(None, description="Alanine aminotransferase")
 
 
 class PerformanceStatus(_Strict):
@@ -151,6 +174,17 @@ class PerformanceStatus(_Strict):
         if value is not None and value % 10 != 0:
             raise ValueError(f"KPS must be a multiple of 10, got {value}")
         return value
+
+
+class Vitals(_Strict):
+    """Body weight (for Cockcroft-Gault) and oxygenation (belzutifan, high-dose IL-2)."""
+
+    weight: Measurement | None = Field(None, description="Body weight, UCUM kg")
+    oxygen_saturation: Measurement | None = Field(
+        None, description="SpO2 at rest, UCUM %, on room air unless supplemental_oxygen"
+    )
+    supplemental_oxygen: bool | None = Field(None, description="Needs supplemental oxygen at rest")
+    source: str | None = None
 
 
 class Diagnosis(_Strict):
@@ -218,6 +252,19 @@ class Disease(_Strict):
         None, description="True when the metastatic sites listed are the complete staging picture"
     )
     spinal_cord_compression: bool | None = None
+    hypercalcaemia: bool | None = Field(
+        None,
+        description="Hypercalcaemia recorded as a diagnosis; its severity comes from "
+        "labs.calcium_corrected / calcium_ionized",
+    )
+    pathological_fracture: bool | None = Field(
+        None, description="A fracture through a (bone) metastasis has occurred"
+    )
+    impending_fracture: bool | None = Field(
+        None,
+        description="A bone metastasis judged at risk of fracture (e.g. Mirels score >= 9, "
+        "cortical destruction)",
+    )
     symptomatic_metastases: bool | None = None
     rapidly_progressing: bool | None = None
     all_sites_treatable_locally: bool | None = Field(
@@ -228,6 +275,10 @@ class Disease(_Strict):
     )
     complete_resection_date: dt.date | None = None
     oligoprogression: bool | None = None
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each flag above came from (field name -> record reference)",
+    )
 
 
 class PriorTherapy(_Strict):
@@ -262,19 +313,177 @@ class ProposedTherapy(_Strict):
         return tuple(a.strip().lower().replace(" ", "-") for a in agents)
 
 
+class IrAEOrgan(StrEnum):
+    """Organ of an immune-related adverse event (ASCO irAE guideline, Schneider 2021)."""
+
+    MYOCARDITIS = "myocarditis"
+    PNEUMONITIS = "pneumonitis"
+    COLITIS = "colitis"
+    HEPATITIS = "hepatitis"
+    NEPHRITIS = "nephritis"
+    SKIN = "skin"
+    ENDOCRINE = "endocrine"
+    MYOSITIS = "myositis"
+    MYASTHENIA_GRAVIS = "myasthenia-gravis"
+    NEUROLOGICAL = "neurological"
+    HAEMATOLOGICAL = "haematological"
+    OCULAR = "ocular"
+    ARTHRITIS = "arthritis"
+    PANCREATITIS = "pancreatitis"
+    OTHER = "other"
+
+
+class CheckpointClass(StrEnum):
+    PD_1 = "pd-1-inhibitor"
+    PD_L1 = "pd-l1-inhibitor"
+    CTLA_4 = "ctla-4-inhibitor"
+
+
+class ImmuneAdverseEvent(_Strict):
+    """One immune-related adverse event on a checkpoint inhibitor (any setting)."""
+
+    agents: tuple[str, ...] = Field(
+        (), description="Agents given when it occurred (INN); empty when not recorded"
+    )
+    agent_class: CheckpointClass | None = Field(None, description="When only the class is recorded")
+    organ: IrAEOrgan
+    grade: int | None = Field(None, ge=1, le=5, description="CTCAE grade; unknown if absent")
+    date: dt.date | None = None
+    source: str | None = None
+
+    @field_validator("agents")
+    @classmethod
+    def _normalise_agents(cls, agents: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(a.strip().lower().replace(" ", "-") for a in agents)
+
+
+class InfectionStatus(StrEnum):
+    ACTIVE = "active"
+    CONTROLLED = "controlled"
+    PAST = "past"
+    NONE = "none"
+
+
+class Infections(_Strict):
+    """Chronic infections checkpoint-inhibitor trials screened for; ``None`` is unknown.
+
+    ``active``: untreated or uncontrolled (active tuberculosis; HBsAg-positive or HCV RNA
+    detectable without suppressive treatment; HIV with detectable viral load or low CD4).
+    ``controlled``: on treatment with suppressed viral load. ``past``: latent/treated TB,
+    resolved HBV (anti-HBc positive, HBsAg negative), cured HCV. ``none``: tested negative.
+    """
+
+    tuberculosis: InfectionStatus | None = None
+    hepatitis_b: InfectionStatus | None = None
+    hepatitis_c: InfectionStatus | None = None
+    hiv: InfectionStatus | None = None
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class TransplantOrgan(StrEnum):
+    KIDNEY = "kidney"
+    HEART = "heart"
+    LIVER = "liver"
+    LUNG = "lung"
+    PANCREAS = "pancreas"
+    INTESTINE = "intestine"
+    OTHER = "other"
+
+
+class AutoimmuneDisease(StrEnum):
+    MYASTHENIA_GRAVIS = "myasthenia-gravis"
+    GUILLAIN_BARRE = "guillain-barre-syndrome"
+    MULTIPLE_SCLEROSIS = "multiple-sclerosis"
+    RHEUMATOID_ARTHRITIS = "rheumatoid-arthritis"
+    PSORIATIC_ARTHRITIS = "psoriatic-arthritis"
+    ANKYLOSING_SPONDYLITIS = "ankylosing-spondylitis"
+    SYSTEMIC_LUPUS = "systemic-lupus-erythematosus"
+    SJOGREN = "sjogren-syndrome"
+    SYSTEMIC_SCLEROSIS = "systemic-sclerosis"
+    VASCULITIS = "vasculitis"
+    MYOSITIS = "myositis"
+    SARCOIDOSIS = "sarcoidosis"
+    CROHN = "crohn-disease"
+    ULCERATIVE_COLITIS = "ulcerative-colitis"
+    COELIAC = "coeliac-disease"
+    AUTOIMMUNE_HEPATITIS = "autoimmune-hepatitis"
+    TYPE_1_DIABETES = "type-1-diabetes"
+    AUTOIMMUNE_THYROID = "autoimmune-thyroid-disease"
+    ADRENAL = "autoimmune-adrenal-insufficiency"
+    PSORIASIS = "psoriasis"
+    VITILIGO = "vitiligo"
+    OTHER = "other"
+
+
+class AutoimmuneCondition(_Strict):
+    disease: AutoimmuneDisease
+    active: bool | None = Field(
+        None,
+        description="Active or needing systemic treatment (immunosuppression) in the past "
+        "2 years; false = quiescent or on hormone replacement only",
+    )
+    source: str | None = None
+
+
+class SickleStatus(StrEnum):
+    DISEASE = "disease"
+    TRAIT = "trait"
+    NONE = "none"
+
+
+class ChildPugh(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+_HEART_LIVER_LUNG = frozenset({TransplantOrgan.HEART, TransplantOrgan.LIVER, TransplantOrgan.LUNG})
+
+
 class Comorbidities(_Strict):
-    """Conditions that make a drug class unsafe or need review (reference §13)."""
+    """Conditions that make a drug class unsafe or need review (reference §13).
+
+    Lists are ``None`` when unknown and empty when known to be absent. The summary flags
+    (``organ_transplant``, ``active_autoimmune_disease`` ...) stay usable on their own when
+    a record says only that much; the detailed lists must not contradict them.
+    """
 
     active_autoimmune_disease: bool | None = None
-    organ_transplant: bool | None = None
+    autoimmune_diseases: tuple[AutoimmuneCondition, ...] | None = Field(
+        None, description="Each autoimmune disease with whether it is active"
+    )
+    organ_transplant: bool | None = Field(None, description="Any solid-organ transplant")
+    transplanted_organs: tuple[TransplantOrgan, ...] | None = Field(
+        None, description="Solid organs transplanted; empty = none"
+    )
     allogeneic_stem_cell_transplant: bool | None = None
     systemic_steroids_over_10mg: bool | None = Field(
         None, description="Systemic corticosteroids > 10 mg/day prednisone equivalent"
     )
+    corticosteroid_prednisone_mg_per_day: float | None = Field(
+        None,
+        ge=0,
+        le=2000,
+        description="Current systemic corticosteroid dose as prednisone-equivalent mg/day "
+        "(0 = none)",
+    )
+    corticosteroid_replacement_only: bool | None = Field(
+        None, description="The corticosteroid is physiological replacement (adrenal insufficiency)"
+    )
+    other_immunosuppressants: tuple[str, ...] | None = Field(
+        None,
+        description="Current non-steroid immunosuppressants (e.g. tacrolimus, mycophenolate, "
+        "infliximab); empty = none",
+    )
     prior_severe_immune_related_adverse_event: bool | None = None
+    immune_related_adverse_events: tuple[ImmuneAdverseEvent, ...] | None = Field(
+        None, description="Prior immune-related adverse events; empty = none"
+    )
     active_pneumonitis: bool | None = None
     uncontrolled_infection: bool | None = None
+    infections: Infections = Infections()
     pregnancy: bool | None = None
+    breastfeeding: bool | None = None
     uncontrolled_hypertension: bool | None = None
     recent_bleeding: bool | None = None
     recent_arterial_thromboembolism: bool | None = None
@@ -282,7 +491,90 @@ class Comorbidities(_Strict):
     qtc_prolongation: bool | None = None
     moderate_severe_hepatic_impairment: bool | None = None
     heart_failure: bool | None = None
+    child_pugh: ChildPugh | None = Field(None, description="Child-Pugh class if assessed")
+    cardiac_function_normal: bool | None = Field(
+        None,
+        description="Normal cardiac function on testing (e.g. LVEF, stress test), as required "
+        "before high-dose IL-2",
+    )
+    pulmonary_function_normal: bool | None = Field(
+        None, description="Normal pulmonary function tests, as required before high-dose IL-2"
+    )
+    sickle_cell: SickleStatus | None = Field(
+        None, description="Sickle haemoglobin status (relevant in renal medullary carcinoma)"
+    )
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _details_agree(self) -> Comorbidities:
+        organs = self.transplanted_organs
+        if organs is not None:
+            if organs and self.organ_transplant is False:
+                raise ValueError("transplanted_organs is listed but organ_transplant is false")
+            if not organs and self.organ_transplant is True:
+                raise ValueError("organ_transplant is true but transplanted_organs is empty")
+        events = self.immune_related_adverse_events
+        if (
+            events
+            and self.prior_severe_immune_related_adverse_event is False
+            and any(e.grade is not None and e.grade >= 4 for e in events)
+        ):
+            raise ValueError(
+                "prior_severe_immune_related_adverse_event is false but a grade 4-5 event is listed"
+            )
+        if events == () and self.prior_severe_immune_related_adverse_event is True:
+            raise ValueError(
+                "prior_severe_immune_related_adverse_event is true but "
+                "immune_related_adverse_events is empty"
+            )
+        diseases = self.autoimmune_diseases
+        if (
+            diseases
+            and self.active_autoimmune_disease is False
+            and any(d.active is True for d in diseases)
+        ):
+            raise ValueError(
+                "active_autoimmune_disease is false but an active autoimmune disease is listed"
+            )
+        dose = self.corticosteroid_prednisone_mg_per_day
+        over = self.systemic_steroids_over_10mg
+        if dose is not None and over is not None and (dose > 10) != over:
+            raise ValueError(
+                f"corticosteroid_prednisone_mg_per_day {dose:g} disagrees with "
+                f"systemic_steroids_over_10mg {over}"
+            )
+        return self
+
+    # Derived flags the knowledge base's contraindications refer to by name.
+    @property
+    def heart_liver_or_lung_transplant(self) -> bool | None:
+        """True for a heart, liver or lung graft; None when a transplant's organ is unknown."""
+        if self.transplanted_organs is not None:
+            return bool(_HEART_LIVER_LUNG.intersection(self.transplanted_organs))
+        return False if self.organ_transplant is False else None
+
+    @property
+    def kidney_or_other_transplant(self) -> bool | None:
+        """A solid-organ graft other than heart, liver or lung (kidney, pancreas ...)."""
+        if self.transplanted_organs is not None:
+            return bool(set(self.transplanted_organs) - _HEART_LIVER_LUNG)
+        return False if self.organ_transplant is False else None
+
+    @property
+    def steroids_over_10mg(self) -> bool | None:
+        """Systemic corticosteroids above 10 mg/day prednisone equivalent (trial exclusion)."""
+        if self.corticosteroid_prednisone_mg_per_day is not None:
+            return self.corticosteroid_prednisone_mg_per_day > 10
+        return self.systemic_steroids_over_10mg
+
+    @property
+    def active_chronic_infection(self) -> bool | None:
+        """Active tuberculosis, hepatitis B or C, or HIV; None while any is unknown."""
+        found = self.infections
+        statuses = (found.tuberculosis, found.hepatitis_b, found.hepatitis_c, found.hiv)
+        if InfectionStatus.ACTIVE in statuses:
+            return True
+        return None if None in statuses else False
 
 
 Agents = Annotated[tuple[str, ...], Field(min_length=1)]
@@ -300,6 +592,7 @@ class Case(_Strict):
     germline: Germline = Germline()
     performance: PerformanceStatus | None = None
     labs: Labs = Labs()
+    vitals: Vitals = Vitals()
     primary_tumour: PrimaryTumour = PrimaryTumour()
     disease: Disease = Disease()
     prior_therapies: tuple[PriorTherapy, ...] = ()

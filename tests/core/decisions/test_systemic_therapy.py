@@ -371,7 +371,11 @@ def test_unrecorded_comorbidities_are_named(kb: KnowledgeBase) -> None:
 def test_recorded_comorbidities_leave_no_unknown_reason(kb: KnowledgeBase) -> None:
     from rccnav.core.case import Comorbidities
 
-    none_present = {name: False for name in Comorbidities.model_fields if name != "sources"}
+    none_present: dict[str, object] = {
+        name: False
+        for name, spec in Comorbidities.model_fields.items()
+        if spec.annotation == bool | None
+    }
     therapy = decide(kb, make_case(comorbidities=none_present), "intermediate")
     assert not [r for r in therapy.reasons if r.rule == "therapy.contraindications-unknown"]
 
