@@ -6,10 +6,13 @@ from datetime import date
 
 import pytest
 
+from rccnav import default_knowledge_base
 from rccnav.core.case import Site, StopReason, TherapySetting
+from rccnav.core.decisions.lines import current_line
 
 from .builders import (
     ICD10CM,
+    ON,
     SNOMED,
     SUBJECT,
     administration,
@@ -231,3 +234,38 @@ def test_medication_statement_and_dispense() -> None:
     }
     lines = read(base(statement, dispense)).case.prior_therapies
     assert [t.agents for t in lines] == [("axitinib", "pembrolizumab")]
+
+
+def test_progression_on_any_agent_ends_the_regimen_for_progression() -> None:
+    # Ipilimumab "completed" (4 induction doses) sorts first alphabetically; nivolumab
+    # stopped for progression. The line is stopped for progression (therapy.line-progression).
+    ipi = administration("ipilimumab", "2025-03-01", "2025-05-10", status="stopped")
+    ipi["statusReason"] = [{"text": "Course completed (4 doses)"}]
+    nivo = administration("nivolumab", "2025-03-01", "2026-02-15", status="stopped")
+    nivo["statusReason"] = [{"text": "Progressive disease"}]
+    (line,) = read(base(ipi, nivo)).case.prior_therapies
+    assert line.agents == ("ipilimumab", "nivolumab")
+    assert line.stop_reason is StopReason.PROGRESSION
+
+
+def test_toxicity_outranks_completion_of_another_agent() -> None:
+    ipi = administration("ipilimumab", "2025-03-01", "2025-05-10", status="stopped")
+    ipi["statusReason"] = [{"text": "completed"}]
+    nivo = administration("nivolumab", "2025-03-01", "2025-09-15", status="stopped")
+    nivo["statusReason"] = [{"text": "immune-related colitis"}]
+    (line,) = read(base(ipi, nivo)).case.prior_therapies
+    assert line.stop_reason is StopReason.TOXICITY
+
+
+def test_a_long_hold_and_separate_maintenance_order_count_as_one_line() -> None:
+    kb = default_knowledge_base()
+    # Sunitinib held 120 days for toxicity (longer than one course's order gap), resumed.
+    held = administration("sunitinib", "2024-01-01", "2024-05-01", status="stopped")
+    held["statusReason"] = [{"text": "adverse event: hand-foot syndrome"}]
+    resumed = administration("sunitinib 37.5 mg", "2024-08-29", "2025-04-01", status="stopped")
+    resumed["statusReason"] = [{"text": "progression"}]
+    intake = read(base(held, resumed))
+    assert len(intake.case.prior_therapies) == 2  # two regimens in the record...
+    line = current_line(intake.case, kb, ON)
+    assert line.number == 2  # ...one line of therapy
+    assert line.prior[0].stop_reason is StopReason.PROGRESSION

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -160,3 +160,209 @@ def test_the_therapy_started_last_is_the_current_one(kb: KnowledgeBase) -> None:
     assert line.number == 2
     assert line.current is not None and line.current.agents == ("cabozantinib",)
     assert "sunitinib" in line.prior_agents
+
+
+# --- lines as oncologists count them (rule therapy.line-of-therapy) ------------------
+
+
+def course(*agents: str, start: str, end: str | None, **extra: Any) -> dict[str, Any]:
+    return {"agents": list(agents), "start": start, "end": end, **extra}
+
+
+IPI_NIVO_INDUCTION = course(
+    "ipilimumab", "nivolumab", start="2024-01-08", end="2024-03-11", stop_reason="completed"
+)
+
+
+def test_maintenance_after_induction_stays_in_the_line_and_its_progression_counts(
+    kb: KnowledgeBase,
+) -> None:
+    # CheckMate 214 schedule: 4 doses of ipilimumab + nivolumab, then nivolumab alone.
+    # Ipilimumab "completed" must not hide progression on nivolumab maintenance.
+    case = make_case(
+        prior_therapies=[
+            IPI_NIVO_INDUCTION,
+            course("nivolumab", start="2024-04-01", end="2025-02-10", stop_reason="progression"),
+        ]
+    )
+    line = current_line(case, kb, ON)
+    assert line.number == 2
+    (first,) = line.prior
+    assert set(first.agents) == {"ipilimumab", "nivolumab"}
+    assert first.start == date(2024, 1, 8)
+    assert first.stop_reason == "progression"
+    assert line.progressed_on_pd1_axis
+    rules = [r.rule for r in line.reasons]
+    assert "therapy.line-of-therapy" in rules and "therapy.line-progression" in rules
+
+
+def test_running_maintenance_is_the_current_first_line(kb: KnowledgeBase) -> None:
+    case = make_case(
+        prior_therapies=[IPI_NIVO_INDUCTION, course("nivolumab", start="2024-04-01", end=None)]
+    )
+    line = current_line(case, kb, ON)
+    assert line.number == 1
+    assert line.current is not None
+    assert set(line.current.agents) == {"ipilimumab", "nivolumab"}
+    assert line.prior == () and line.exposure == frozenset()
+
+
+@pytest.mark.parametrize(
+    "stop_reason",
+    ["toxicity", "patient-choice", "other", "completed"],
+)
+def test_a_hold_and_dose_reduced_restart_is_one_line(kb: KnowledgeBase, stop_reason: str) -> None:
+    # Sunitinib held 6 weeks (stop reason recorded for the hold), resumed at 37.5 mg.
+    case = make_case(
+        prior_therapies=[
+            course("sunitinib", start="2024-05-01", end="2024-09-01", stop_reason=stop_reason),
+            course("Sutent", start="2024-10-13", end="2025-06-01", stop_reason="progression"),
+        ]
+    )
+    line = current_line(case, kb, ON)
+    assert line.number == 2
+    assert line.prior[0].stop_reason == "progression"
+
+
+def test_order_of_the_records_does_not_change_the_count(kb: KnowledgeBase) -> None:
+    case = make_case(
+        prior_therapies=[
+            course("nivolumab", start="2024-04-01", end="2025-02-10", stop_reason="progression"),
+            course("cabozantinib", start="2025-03-01", end="2026-05-01"),
+            IPI_NIVO_INDUCTION,
+        ]
+    )
+    assert current_line(case, kb, ON).number == 3
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "lines"),
+    [
+        # Progression between the two: restarting the same drug is a new line (rechallenge).
+        (
+            course("sunitinib", start="2024-01-01", end="2024-06-01", stop_reason="progression"),
+            course("sunitinib", start="2024-06-20", end="2025-01-01"),
+            2,
+        ),
+        # A treatment-free gap longer than 180 days: a new line.
+        (
+            course("sunitinib", start="2024-01-01", end="2024-06-01", stop_reason="completed"),
+            course("sunitinib", start="2024-12-01", end="2025-06-01"),
+            2,
+        ),
+        # Exactly at the 180-day gap: still the same line.
+        (
+            course("sunitinib", start="2024-01-01", end="2024-06-01", stop_reason="toxicity"),
+            course("sunitinib", start="2024-11-28", end="2025-06-01"),
+            1,
+        ),
+        # An added agent is a new regimen, so a new line.
+        (
+            course("axitinib", start="2024-01-01", end="2024-06-01"),
+            course("axitinib", "pembrolizumab", start="2024-06-15", end="2025-06-01"),
+            2,
+        ),
+        # A switch to another drug, even for toxicity, is a new line.
+        (
+            course("sunitinib", start="2024-01-01", end="2024-03-01", stop_reason="toxicity"),
+            course("pazopanib", start="2024-03-10", end="2025-06-01"),
+            2,
+        ),
+        # Progression recorded as best response (not as stop reason) also ends the line.
+        (
+            course("cabozantinib", start="2024-01-01", end="2024-06-01",
+                   best_response="progressive-disease"),
+            course("cabozantinib", start="2024-06-10", end="2025-06-01"),
+            2,
+        ),
+    ],
+)
+def test_new_line_boundaries(
+    kb: KnowledgeBase, first: dict[str, Any], second: dict[str, Any], lines: int
+) -> None:
+    case = make_case(prior_therapies=[first, second])
+    assert current_line(case, kb, ON).number == lines + 1
+
+
+# --- adjuvant therapy of every class (rule therapy.adjuvant-exposure) -----------------
+
+
+def test_relapse_on_adjuvant_sunitinib_counts_it_as_received_and_refractory(
+    kb: KnowledgeBase,
+) -> None:
+    # S-TRAC regimen, 1 year; metastases (2026-09-01) found 3 months after it ended.
+    case = make_case(
+        prior_therapies=[
+            course("sunitinib", setting="adjuvant", start="2025-06-01", end="2026-06-01")
+        ]
+    )
+    line = current_line(case, kb, ON)
+    assert line.number == 1
+    assert "sunitinib" in line.prior_agents and "sunitinib" in line.adjuvant_agents
+    assert line.exposure == {"vegf-targeted"}
+    assert not line.progressed_on_pd1_axis
+    assert [r.rule for r in line.reasons] == ["therapy.adjuvant-exposure"]
+    assert "refractory" in line.reasons[0].text
+
+
+def test_late_relapse_after_adjuvant_sunitinib_still_no_repeat(kb: KnowledgeBase) -> None:
+    case = make_case(
+        prior_therapies=[
+            course("sunitinib", setting="adjuvant", start="2023-01-01", end="2024-01-01")
+        ]
+    )
+    line = current_line(case, kb, ON)
+    assert "sunitinib" in line.prior_agents
+    assert line.exposure == frozenset()
+
+
+def test_recurrence_is_measured_after_ned_not_from_the_resected_metastasis(
+    kb: KnowledgeBase,
+) -> None:
+    # M1 NED (KEYNOTE-564): lung metastasis found 2024-02-01 and resected; adjuvant
+    # pembrolizumab 2024-04-01 to 2025-03-20; new liver metastasis 2026-09-01, 17 months
+    # after the end: not a relapse on adjuvant PD-1 (> 6 months).
+    case = make_case(
+        diagnosis={"metastasis_date": "2024-02-01"},
+        disease={
+            "metastases": [
+                {"site": "lung", "lesions": 1, "date": "2024-02-01", "treated": True},
+                {"site": "liver", "lesions": 2, "date": "2026-09-01"},
+            ]
+        },
+        prior_therapies=[
+            course("pembrolizumab", setting="adjuvant", start="2024-04-01", end="2025-03-20")
+        ],
+    )
+    line = current_line(case, kb, ON)
+    assert not line.progressed_on_pd1_axis
+    assert line.exposure == frozenset()
+    assert "2026-09-01" in line.reasons[0].text
+
+
+def test_recurrence_on_adjuvant_after_ned_is_refractory(kb: KnowledgeBase) -> None:
+    case = make_case(
+        diagnosis={"metastasis_date": "2024-02-01"},
+        disease={"metastases": [{"site": "lung", "date": "2024-02-01"},
+                                {"site": "lung", "date": "2025-01-15"}]},
+        prior_therapies=[
+            course("pembrolizumab", setting="adjuvant", start="2024-04-01", end="2024-12-20")
+        ],
+    )
+    line = current_line(case, kb, ON)
+    assert line.progressed_on_pd1_axis
+    assert line.exposure == {"checkpoint-inhibitor"}
+
+
+def test_unknown_recurrence_timing_is_said_not_assumed(kb: KnowledgeBase) -> None:
+    # The only metastasis dates precede the adjuvant therapy: the recurrence is undated.
+    case = make_case(
+        diagnosis={"metastasis_date": "2024-02-01"},
+        prior_therapies=[
+            course("pembrolizumab", setting="adjuvant", start="2024-04-01", end="2025-03-20")
+        ],
+    )
+    line = current_line(case, kb, ON)
+    assert not line.progressed_on_pd1_axis
+    (reason,) = line.reasons
+    assert "cannot be judged" in reason.text and "rechallenge" in reason.text

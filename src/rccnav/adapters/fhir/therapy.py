@@ -5,7 +5,11 @@ repeated orders or administrations of one agent with gaps of at most
 ``course_gap_days`` merge into one course; courses of different agents that
 start within ``regimen_start_window_days`` of each other, or that truly
 overlap (one starts while another is still running, by more than that window),
-form one regimen line. Drafts and proposals are the proposed therapy.
+form one regimen. A regimen stopped for progression on any agent is stopped for
+progression. Holds longer than ``course_gap_days`` and maintenance recorded as a
+separate order come out as separate regimens here; the core counts them as one
+line of therapy (rule ``therapy.line-of-therapy``), the same way for case files.
+Drafts and proposals are the proposed therapy.
 """
 
 from __future__ import annotations
@@ -399,7 +403,12 @@ def _merge_courses(episodes: list[Episode], gap_days: int) -> list[Episode]:
             last.ongoing = last.ongoing or episode.ongoing
             if episode.source not in last.source.split(", "):
                 last.source = f"{last.source}, {episode.source}"
-            last.stop_reason = episode.stop_reason or last.stop_reason
+            # Progression on any administration ends the course for progression.
+            last.stop_reason = (
+                StopReason.PROGRESSION
+                if StopReason.PROGRESSION in (last.stop_reason, episode.stop_reason)
+                else episode.stop_reason or last.stop_reason
+            )
             last.adjuvant = last.adjuvant or episode.adjuvant
         else:
             merged.append(Episode(**{name: getattr(episode, name) for name in Episode.__slots__}))
@@ -485,7 +494,7 @@ def _prior_therapy(
             sources,
             "info",
         )
-    stop = next((c.stop_reason for c in group if c.stop_reason is not None), None)
+    stop = _line_stop_reason(group)
     end = None if ongoing or not ends else max(ends)
     if start is not None and end is not None and end < start:
         ctx.warn(f"therapy ends {end} before it starts {start}; end date not used", sources)
@@ -498,6 +507,21 @@ def _prior_therapy(
         stop_reason=stop,
         source=_short_sources(sources),
     )
+
+
+def _line_stop_reason(group: list[Episode]) -> StopReason | None:
+    """Why the line ended: progression on any agent ends the whole line (rule
+    therapy.line-progression), then toxicity; otherwise the reason of the agent that
+    stopped last (ipilimumab "completed" after induction does not hide the reason
+    nivolumab maintenance stopped)."""
+    reasons = [c.stop_reason for c in group if c.stop_reason is not None]
+    for decisive in (StopReason.PROGRESSION, StopReason.TOXICITY):
+        if decisive in reasons:
+            return decisive
+    stopped = [c for c in group if c.stop_reason is not None]
+    if not stopped:
+        return None
+    return max(stopped, key=lambda c: c.end or c.start or date.min).stop_reason
 
 
 def _short_sources(sources: str, limit: int = 6) -> str:

@@ -259,7 +259,12 @@ def _apply_prior_therapy(
                     because(
                         kb,
                         "therapy.no-repeat-regimen",
-                        f"{kb.regimens[option].name} was already given in a prior line.",
+                        f"{kb.regimens[option].name} was already given "
+                        + (
+                            "as adjuvant therapy."
+                            if set(agents) <= line.adjuvant_agents
+                            else "in a prior line."
+                        ),
                     ),
                 )
             )
