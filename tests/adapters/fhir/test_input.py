@@ -17,6 +17,7 @@ from .builders import (
     patient,
     primary,
     read,
+    warnings_about,
 )
 
 
@@ -92,14 +93,16 @@ def test_two_different_patients_named_by_position_not_id() -> None:
     assert "mrn-0042" not in str(error.value)
 
 
-def test_data_about_another_patient_is_refused() -> None:
+def test_data_about_another_patient_is_set_aside() -> None:
     stray = lab("718-7", 13.0, "g/dL", subject={"reference": "Patient/someone-else"})
-    with pytest.raises(InputError, match="not to the input's Patient"):
-        read(base(stray))
+    intake = read(base(stray))
+    assert intake.case.labs.hemoglobin is None
+    assert warnings_about(intake, "another Patient (Patient/someone-else)")
 
 
-def test_absolute_subject_url_to_the_same_patient_is_accepted() -> None:
-    hb = lab("718-7", 13.0, "g/dL", subject={"reference": "https://ehr.example/fhir/Patient/pat-1"})
+def test_absolute_subject_url_to_the_patients_full_url_is_accepted() -> None:
+    url = "http://example.org/fhir/Patient/pat-1"  # the builder's fullUrl for the Patient
+    hb = lab("718-7", 13.0, "g/dL", subject={"reference": url})
     assert read(base(hb)).case.labs.hemoglobin is not None
 
 

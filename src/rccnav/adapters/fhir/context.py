@@ -25,6 +25,8 @@ class ReadContext:
     # Observation source -> (date, DiagnosticReport entry) for results a report lists.
     report_dates: dict[str, tuple[FhirDate, Entry]] = field(default_factory=dict)
     warnings: list[Warning] = field(default_factory=list)
+    #: Resources removed as not this patient's data (see ``subject.py``).
+    set_aside: int = 0
     ignored: list[str] = field(default_factory=list)
 
     def warn(self, message: str, source: str | None, severity: str = "warning") -> None:

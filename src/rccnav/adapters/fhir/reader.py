@@ -34,6 +34,7 @@ from rccnav.adapters.fhir.observations import (
     select_labs,
     select_performance,
 )
+from rccnav.adapters.fhir.subject import SubjectRule, Whose
 from rccnav.adapters.fhir.therapy import (
     MedicationFindings,
     ProcedureFindings,
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 MEDICATION_TYPES = frozenset(
     {"MedicationRequest", "MedicationAdministration", "MedicationStatement", "MedicationDispense"}
 )
-_SUBJECT_KEYS = ("subject", "patient")
 
 
 def read_fhir(
@@ -109,6 +109,7 @@ def read_index(
     )
     ctx = ReadContext(index, terminology or default_terminology(), kb, on, window)
     patient = _the_patient(index, name)
+    ctx.set_aside = set_aside_others(index, patient, ctx)
     _read_patient(patient, ctx)
     case = _map(index, patient, ctx, name)
     ctx.ignored.extend(index.duplicates)
@@ -156,33 +157,44 @@ def _read_patient(patient: Entry, ctx: ReadContext) -> None:
         ctx.warn("the Patient is recorded as deceased", "Patient", "warning")
 
 
-def _patient_keys(patient: Entry) -> set[str]:
-    keys = {patient.source}
-    if patient.full_url:
-        keys.add(patient.full_url)
-    rid = as_str(patient.resource.get("id"))
-    if rid:
-        keys.add(f"Patient/{rid}")
-    return keys
+#: At most this many resources are named one by one; the rest are counted.
+_NAMED_FOREIGN = 20
 
 
-def _check_subject(entry: Entry, patient: Entry, keys: set[str], index: ResourceIndex) -> None:
-    """Refuse data about another patient, or about a patient not in the input."""
-    for key in _SUBJECT_KEYS:
-        reference = reference_of(entry.resource.get(key))
-        if reference is None or reference in keys or reference.startswith(("#", "Patient?")):
+def set_aside_others(index: ResourceIndex, patient: Entry, ctx: ReadContext) -> int:
+    """Remove every resource that is not this patient's from the index, with a warning.
+
+    Removed resources cannot be read or reached through a reference by any mapping
+    step. Returns how many were set aside.
+    """
+    rule = SubjectRule(patient.resource, patient.full_url)
+    kept: list[Entry] = []
+    removed: list[tuple[Entry, str]] = []
+    for entry in index.entries:
+        if entry is patient:
+            kept.append(entry)
             continue
-        target = index.resolve_entry(reference)
-        if target is patient:
-            continue
-        if target is None and any(reference.endswith(k) for k in keys if k.startswith("Patient/")):
-            continue
-        what = "another resource" if target is not None else "a resource that is not in the input"
-        raise InputError(
-            f"its {key} refers to {what}, not to the input's Patient; rccnav reads one "
-            "patient's data at a time",
-            where=entry.source,
+        verdict = rule.judge(entry.resource, entry.full_url)
+        if verdict.whose in (Whose.THIS_PATIENT, Whose.SHARED):
+            kept.append(entry)
+        else:
+            removed.append((entry, verdict.why))
+    if not removed:
+        return 0
+    index.entries = kept
+    gone = {id(entry) for entry, _why in removed}
+    index.by_key = {k: e for k, e in index.by_key.items() if id(e) not in gone}
+    for number, (entry, why) in enumerate(removed):
+        index.uncounted[entry.rtype] = index.uncounted.get(entry.rtype, 0) + 1
+        if number < _NAMED_FOREIGN:
+            ctx.warn(f"not used: not shown to be this patient's data ({why})", entry.source)
+    if len(removed) > _NAMED_FOREIGN:
+        ctx.warn(
+            f"{len(removed) - _NAMED_FOREIGN} more resources not used: not shown to be "
+            "this patient's data",
+            None,
         )
+    return len(removed)
 
 
 # ------------------------------------------------------------------ mapping
@@ -193,7 +205,6 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
     observations = ObservationFindings()
     procedures = ProcedureFindings()
     medications = MedicationFindings()
-    keys = _patient_keys(patient)
     readers: dict[str, Callable[[Entry], None]] = {
         "Condition": lambda e: read_condition(e, ctx, conditions),
         "Observation": lambda e: read_observation(e, ctx, observations),
@@ -203,8 +214,6 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
     for entry in index.entries:
         if entry is patient:
             continue
-        if entry.rtype in readers or entry.rtype == "Procedure" or entry.rtype in MEDICATION_TYPES:
-            _check_subject(entry, patient, keys, index)
         reader = readers.get(entry.rtype)
         if reader is not None:
             reader(entry)
@@ -287,7 +296,12 @@ def _diagnosis(
         raise InputError(
             "no renal cell carcinoma diagnosis: no Condition coded as kidney cancer "
             "(ICD-10 C64, ICD-O-3 / SNOMED CT renal cell carcinoma) or named renal cell "
-            "carcinoma; rccnav assesses metastatic RCC only",
+            "carcinoma; rccnav assesses metastatic RCC only"
+            + (
+                f" ({ctx.set_aside} resources were set aside as not this patient's data)"
+                if ctx.set_aside
+                else ""
+            ),
             where=name,
         )
     dated = [

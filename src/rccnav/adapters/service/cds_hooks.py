@@ -176,7 +176,9 @@ async def _gather_bundle(
             fetcher=state.fetcher,
         )
         orders = {"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]}
-        check_patient({**gathered.values, "draftOrders": orders}, patient_id)
+        check_patient(
+            {**gathered.values, "draftOrders": orders}, patient_id, base=request.fhirServer
+        )
     except PrefetchUnavailable as exc:
         raise _unavailable(exc) from None
     except PrefetchMismatch as exc:

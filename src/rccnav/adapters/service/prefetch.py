@@ -180,28 +180,43 @@ def _resources(value: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
             yield resource
 
 
-def _patient_of(resource: dict[str, Any]) -> str | None:
-    for name in ("subject", "patient"):
-        ref = resource.get(name)
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            reference: str = ref["reference"]
-            if "Patient/" in reference:
-                return reference.rsplit("Patient/", 1)[1].split("/", 1)[0]
-    return None
+def check_patient(
+    values: Mapping[str, dict[str, Any] | None], patient_id: str, *, base: str | None = None
+) -> None:
+    """The data is about the patient in context, and the Patient itself is there.
 
+    Whose data each resource is follows the FHIR reader's one rule
+    (:mod:`rccnav.adapters.fhir.subject`); data positively about another patient
+    refuses the whole request. Data that names no patient is left to the reader,
+    which sets it aside with a warning.
+    """
+    from rccnav.adapters.fhir.subject import SubjectRule, Whose
 
-def check_patient(values: Mapping[str, dict[str, Any] | None], patient_id: str) -> None:
-    """The data is about the patient in context, and the Patient itself is there."""
     patient = values.get(PATIENT_KEY)
     if patient is None:
         raise PrefetchUnavailable(PATIENT_KEY, f"Patient/{patient_id} is not available")
     if patient.get("resourceType") != "Patient" or patient.get("id") != patient_id:
         raise PrefetchMismatch(PATIENT_KEY, "is not the Patient named by context.patientId")
+    prefix = (base or "").rstrip("/")
+    rule = SubjectRule(patient, f"{prefix}/Patient/{patient_id}" if prefix else None)
     for key, value in values.items():
+        if key == PATIENT_KEY:
+            continue
         for resource in _resources(value):
-            other = _patient_of(resource)
-            if other is not None and other != patient_id:
-                raise PrefetchMismatch(key, "holds a resource about another patient")
+            if resource.get("resourceType") == "Patient":
+                if resource.get("id") != patient_id:
+                    raise PrefetchMismatch(key, "holds a Patient other than context.patientId")
+                continue
+            verdict = rule.judge(resource)
+            if verdict.whose is Whose.ANOTHER_PATIENT:
+                what = resource.get("resourceType")
+                rid = resource.get("id")
+                name = f"{what}/{rid}" if isinstance(rid, str) else str(what)
+                raise PrefetchMismatch(
+                    key,
+                    f"holds {name}, which is about a patient other than context.patientId "
+                    f"({verdict.why})",
+                )
 
 
 def collection_bundle(
