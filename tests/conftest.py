@@ -4,12 +4,17 @@ hypothesis deterministically (developers' runs stay random to keep finding new c
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# The compiled knowledge-base cache of a test run (and of the CLIs it starts) stays out of
+# the developer's own ~/.cache.
+os.environ.setdefault("RCCNAV_CACHE_DIR", tempfile.mkdtemp(prefix="rccnav-test-cache-"))
 
 settings.register_profile(
     "ci",

@@ -1,8 +1,10 @@
 """UCUM unit normalisation through ucumvert (UCUM grammar on top of pint).
 
 Plain pint misreads UCUM (``10*3/uL`` as 30/µL), so every unit string goes
-through ucumvert's parser. Parsing costs about a millisecond, so conversion
-factors are cached per (unit, analyte) pair; ``assess()`` then pays a dict look-up.
+through ucumvert's parser. Building its registry takes about half a second and a
+parse about a millisecond, so the units laboratories report are answered from a
+table generated from ucumvert (``unit_catalogue``), and any other unit is parsed
+once and cached per (unit, analyte) pair; ``assess()`` then pays a dict look-up.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from rccnav.core.unit_catalogue import stored_factors
 from rccnav.knowledge.model import Analyte
 
 
@@ -34,6 +37,16 @@ def _parse(unit: str) -> Any:
 @lru_cache(maxsize=4096)
 def conversion_factor(unit: str, canonical: str, molar_mass: float | None) -> float | UnitProblem:
     """Multiplier taking a value in ``unit`` to ``canonical``, or why it cannot."""
+    stored = stored_factors().get((unit, canonical, molar_mass))
+    if stored is not None:
+        return stored
+    return ucum_conversion_factor(unit, canonical, molar_mass)
+
+
+def ucum_conversion_factor(
+    unit: str, canonical: str, molar_mass: float | None
+) -> float | UnitProblem:
+    """The factor as ucumvert computes it: the truth the stored table is checked against."""
     try:
         source = _parse(unit)
         target = _parse(canonical)

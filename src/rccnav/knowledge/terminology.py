@@ -12,6 +12,7 @@ changes with coding practice, not with clinical evidence.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -22,6 +23,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rccnav.knowledge.compiled_cache import cached
+from rccnav.knowledge.loader import FAST_SAFE_LOADER
 from rccnav.knowledge.model import ReviewStatus
 
 
@@ -275,11 +278,19 @@ def parse_terminology(content: Mapping[str, Any]) -> Terminology:
 
 
 def load_terminology(path: Path | None = None) -> Terminology:
+    """Read and compile the terminology (or reuse the compiled copy of the same bytes)."""
     source = path or default_terminology_path()
     try:
-        content = yaml.safe_load(source.read_bytes())
+        raw = source.read_bytes()
     except FileNotFoundError as exc:
         raise TerminologyError(f"terminology file missing: {source}") from exc
+    checksum = hashlib.sha256(raw).hexdigest()
+    return cached("terminology", checksum, lambda: _compile(raw, source), Terminology)
+
+
+def _compile(raw: bytes, source: Path) -> Terminology:
+    try:
+        content = yaml.load(raw, Loader=FAST_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise TerminologyError(f"{source.name}: not valid YAML: {exc}") from exc
     if not isinstance(content, dict):

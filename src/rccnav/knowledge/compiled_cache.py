@@ -1,0 +1,77 @@
+"""A per-user cache of the validated knowledge base and terminology.
+
+Parsing and validating the reviewable YAML costs more than assessing a patient, so a
+command-line run reuses the compiled objects from its previous run. The cache is keyed
+by the SHA-256 of the YAML bytes and the versions of rccnav, pydantic and Python: any
+edit to a YAML file, or an upgrade, builds and stores a fresh copy. The cache lives in
+``$RCCNAV_CACHE_DIR``, else ``$XDG_CACHE_HOME/rccnav``, else ``~/.cache/rccnav``, is
+written atomically, and ``RCCNAV_NO_CACHE=1`` turns it off. Any problem reading or
+writing it falls back to building from the YAML: the cache can only save time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_FORMAT = 1
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("RCCNAV_NO_CACHE"):
+        return None
+    explicit = os.environ.get("RCCNAV_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rccnav"
+
+
+def _stamp(kind: str, checksum: str) -> str:
+    import pydantic
+
+    from rccnav import __version__
+
+    parts = (str(_FORMAT), kind, checksum, __version__, pydantic.VERSION, sys.version)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def cached(kind: str, checksum: str, build: Callable[[], T], expected: type[T]) -> T:
+    """The object ``build()`` makes from content whose digest is ``checksum``."""
+    folder = cache_dir()
+    if folder is None:
+        return build()
+    stamp = _stamp(kind, checksum)
+    path = folder / f"{kind}-{stamp[:32]}.pickle"
+    try:
+        stored_stamp, value = pickle.loads(path.read_bytes())
+        if stored_stamp == stamp and isinstance(value, expected):
+            return value
+    except Exception:  # missing, truncated, stale or unreadable: rebuild
+        pass
+    value = build()
+    _store(folder, path, stamp, value)
+    return value
+
+
+def _store(folder: Path, path: Path, stamp: str, value: object) -> None:
+    temporary: str | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            out.write(pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(temporary, path)
+    except Exception:  # read-only home, full disk: the cache is only an optimisation
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

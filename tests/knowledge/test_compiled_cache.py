@@ -1,0 +1,79 @@
+"""The compiled cache saves time only: same objects, rebuilt on any YAML change."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rccnav.knowledge.loader import default_data_dir, load_knowledge_base
+from rccnav.knowledge.terminology import default_terminology_path, load_terminology
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("RCCNAV_CACHE_DIR", str(folder))
+    monkeypatch.delenv("RCCNAV_NO_CACHE", raising=False)
+    return folder
+
+
+def _copy_kb(tmp_path: Path) -> Path:
+    target = tmp_path / "kb"
+    shutil.copytree(default_data_dir(), target)
+    return target
+
+
+def test_second_load_comes_from_the_cache_and_equals_the_first(
+    cache: Path, tmp_path: Path
+) -> None:
+    data_dir = _copy_kb(tmp_path)
+    first = load_knowledge_base(data_dir)
+    stored = sorted(cache.glob("knowledge-base-*.pickle"))
+    assert len(stored) == 1
+    second = load_knowledge_base(data_dir)
+    assert second == first
+    assert second.checksum == first.checksum
+
+
+def test_an_edited_yaml_file_is_rebuilt_not_served_stale(cache: Path, tmp_path: Path) -> None:
+    data_dir = _copy_kb(tmp_path)
+    before = load_knowledge_base(data_dir)
+    meta = data_dir / "meta.yaml"
+    meta.write_text(meta.read_text().replace(before.version, "9999.1.0"))
+    after = load_knowledge_base(data_dir)
+    assert after.version == "9999.1.0"
+    assert after.checksum != before.checksum
+    assert len(list(cache.glob("knowledge-base-*.pickle"))) == 2
+
+
+def test_a_corrupt_cache_file_is_ignored(cache: Path, tmp_path: Path) -> None:
+    data_dir = _copy_kb(tmp_path)
+    fresh = load_knowledge_base(data_dir)
+    for path in cache.glob("*.pickle"):
+        path.write_bytes(b"not a pickle")
+    assert load_knowledge_base(data_dir) == fresh
+
+
+def test_no_cache_when_turned_off_or_unwritable(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RCCNAV_NO_CACHE", "1")
+    fresh = load_knowledge_base(_copy_kb(tmp_path))
+    assert not cache.exists()
+    monkeypatch.delenv("RCCNAV_NO_CACHE")
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("RCCNAV_CACHE_DIR", str(blocked / "cache"))
+    assert load_knowledge_base(tmp_path / "kb") == fresh
+
+
+def test_terminology_cache_round_trips(cache: Path, tmp_path: Path) -> None:
+    source = tmp_path / "terminology.yaml"
+    shutil.copy(default_terminology_path(), source)
+    first = load_terminology(source)
+    second = load_terminology(source)
+    assert len(list(cache.glob("terminology-*.pickle"))) == 1
+    assert second.version == first.version
+    assert second.data == first.data
