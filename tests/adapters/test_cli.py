@@ -528,3 +528,23 @@ _CHECKPOINT = ("nivolumab", "pembrolizumab", "ipilimumab", "avelumab", "atezoliz
 
 def _eq(actual: Any, expected: Any) -> None:
     assert actual == expected, f"got {actual!r}, expected {expected!r}"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])  # fhir carries a timestamp
+def test_output_is_the_same_with_a_cold_a_warm_and_no_compiled_cache(
+    fmt: str, tmp_path: Path
+) -> None:
+    files = [EXAMPLES / "intermediate-risk-clear-cell.yaml"]
+    if VIGNETTES.is_dir():
+        files.append(VIGNETTES / "p03-poor.json")
+    for file in files:
+        outputs = []
+        for env in ({"RCCNAV_CACHE_DIR": str(tmp_path)},) * 2 + ({"RCCNAV_NO_CACHE": "1"},):
+            done = subprocess.run(
+                [sys.executable, "-m", "rccnav.adapters.cli", "assess", str(file),
+                 "--on", "2026-11-01", "--format", fmt],
+                capture_output=True, env={"PATH": "/usr/bin:/bin", **env}, check=True,
+            )  # fmt: skip
+            outputs.append(done.stdout)
+        assert outputs[0] == outputs[1] == outputs[2], file.name
+        assert outputs[0]
