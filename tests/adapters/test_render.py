@@ -164,3 +164,19 @@ def test_vignettes_render_within_100_columns(bundle: Path, kb: Any) -> None:
         assert warning.code in render_markdown(assessment)
     for measure in assessment.local_therapy:
         assert measure.urgency.upper() in text
+
+
+def test_survival_figures_from_other_cohorts_carry_their_caveat(kb: Any) -> None:
+    from rccnav import Case
+    from rccnav.core.assess import assess
+
+    case = Case.model_validate(
+        {
+            "diagnosis": {"date": "2024-01-10", "histology": "chromophobe"},
+            "performance": {"kps": 90, "date": "2026-10-30"},
+        }
+    )
+    assessment = assess(case, kb, date(2026, 11, 2))
+    for rendering in _renderings(assessment):
+        flat = " ".join(rendering.split())
+        assert "mostly clear-cell RCC" in flat and "chromophobe histology" in flat

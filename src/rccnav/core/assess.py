@@ -24,8 +24,8 @@ from rccnav.core.decisions import (
     systemic_therapy,
     therapy_safety,
 )
-from rccnav.core.decisions.lines import current_line
-from rccnav.core.prognosis.factors import shared_factors
+from rccnav.core.decisions.lines import Line, current_line
+from rccnav.core.prognosis.factors import FirstLine, shared_factors
 from rccnav.core.prognosis.imdc import imdc_risk
 from rccnav.core.prognosis.mskcc import mskcc_risk
 from rccnav.knowledge.model import KnowledgeBase
@@ -53,9 +53,9 @@ def assess(
         # Decisions see performance status only as usable on ``on``.
         case = case.model_copy(update={"performance": baseline.performance})
     line = current_line(case, kb, on)
-    shared = shared_factors(case, baseline, kb, on)
+    shared = shared_factors(case, baseline, kb, on, _first_line(line, on))
     imdc = imdc_risk(case, baseline, kb, on, line.number, shared)
-    mskcc = mskcc_risk(case, baseline, kb, on, shared)
+    mskcc = mskcc_risk(case, baseline, kb, on, shared, line.number)
     surveillance = active_surveillance.decide(case, imdc, line, kb)
     therapy = systemic_therapy.without_surveillance(
         systemic_therapy.decide(case, imdc, line, kb), surveillance
@@ -81,6 +81,12 @@ def assess(
         warnings=tuple(warnings),
         ignored_data=(*baseline.ignored, *line.ignored),
     )
+
+
+def _first_line(line: Line, on: date) -> FirstLine | None:
+    if line.first is None:
+        return None
+    return FirstLine(line.first.agents, line.first.start, line.first_latest_start or on)
 
 
 def _with_regimen_impact(imdc: RiskResult, therapy: SystemicTherapy) -> RiskResult:

@@ -58,6 +58,8 @@ class Survival:
     cohort: str
     sources: tuple[str, ...]
     review_status: str
+    #: What the cohort does not cover for this patient (histology, line), if anything.
+    caveat: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -270,8 +270,12 @@ def test_order_of_the_records_does_not_change_the_count(kb: KnowledgeBase) -> No
         ),
         # Progression recorded as best response (not as stop reason) also ends the line.
         (
-            course("cabozantinib", start="2024-01-01", end="2024-06-01",
-                   best_response="progressive-disease"),
+            course(
+                "cabozantinib",
+                start="2024-01-01",
+                end="2024-06-01",
+                best_response="progressive-disease",
+            ),
             course("cabozantinib", start="2024-06-10", end="2025-06-01"),
             2,
         ),
@@ -343,8 +347,12 @@ def test_recurrence_is_measured_after_ned_not_from_the_resected_metastasis(
 def test_recurrence_on_adjuvant_after_ned_is_refractory(kb: KnowledgeBase) -> None:
     case = make_case(
         diagnosis={"metastasis_date": "2024-02-01"},
-        disease={"metastases": [{"site": "lung", "date": "2024-02-01"},
-                                {"site": "lung", "date": "2025-01-15"}]},
+        disease={
+            "metastases": [
+                {"site": "lung", "date": "2024-02-01"},
+                {"site": "lung", "date": "2025-01-15"},
+            ]
+        },
         prior_therapies=[
             course("pembrolizumab", setting="adjuvant", start="2024-04-01", end="2024-12-20")
         ],

@@ -163,7 +163,8 @@ def risk_section(result: RiskResult, title: str) -> Section:
         section.add(
             Item(
                 f"{row.median_os_months:g} months ({row.setting}, {row.cohort}) "
-                f"{cite(row.sources)}; review status: {row.review_status}",
+                f"{cite(row.sources)}; review status: {row.review_status}"
+                + (f". Caution: {row.caveat}" if row.caveat else ""),
                 lead=f"published median OS, {row.risk_group}",
             )
         )

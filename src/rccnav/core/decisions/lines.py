@@ -47,6 +47,10 @@ class Line:
     ignored: tuple[str, ...]
     adjuvant_agents: frozenset[str] = frozenset()
     adjuvant: tuple[PriorTherapy, ...] = ()
+    #: The first line for metastatic disease (completed or running), if one has started.
+    first: PriorTherapy | None = None
+    #: The last day the first line can have started (for an undated first line).
+    first_latest_start: date | None = None
 
 
 @dataclass(slots=True)
@@ -161,9 +165,7 @@ def _adjuvant_reason(
     recurrence: date | None,
     pd1: bool,
 ) -> Reason:
-    span = (
-        f" ({therapy.start or 'start not recorded'} to {therapy.end or 'end not recorded'})"
-    )
+    span = f" ({therapy.start or 'start not recorded'} to {therapy.end or 'end not recorded'})"
     given = f"Adjuvant {_names(therapy)}{span}"
     if refractory is True:
         if pd1:
@@ -262,8 +264,7 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
                     f"Currently receiving {_names(latest)}"
                     + (f" since {latest.start}" if latest.start else "")
                     + (
-                        f", within the line of {_names(line_therapy)} started "
-                        f"{line_therapy.start}"
+                        f", within the line of {_names(line_therapy)} started {line_therapy.start}"
                         if len(course.parts) > 1
                         else ""
                     )
@@ -313,4 +314,21 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
         ignored=tuple(ignored),
         adjuvant_agents=frozenset(adjuvant_agents),
         adjuvant=tuple(adjuvant),
+        first=_first(courses),
+        first_latest_start=_latest_first_start(courses, on),
     )
+
+
+def _first(courses: list[_Course]) -> PriorTherapy | None:
+    """The first line: an undated line may be the first, so it wins over dated ones."""
+    undated = [c for c in courses if c.parts[0].start is None]
+    chosen = undated[0] if undated else (courses[0] if courses else None)
+    return chosen.as_therapy() if chosen is not None else None
+
+
+def _latest_first_start(courses: list[_Course], on: date) -> date | None:
+    """The last day the first line can have started: its start, else a later line's start."""
+    if not courses:
+        return None
+    starts = [t.start for c in courses for t in c.parts if t.start is not None]
+    return min(starts, default=on)

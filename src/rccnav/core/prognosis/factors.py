@@ -6,6 +6,7 @@ unit, threshold and whose reference range decided it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
@@ -23,36 +24,95 @@ def first_anniversary(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
+@dataclass(frozen=True, slots=True)
+class FirstLine:
+    """When first-line systemic therapy for metastatic disease started, once it has.
+
+    ``start`` is None when it started on an unrecorded date; ``latest_possible`` is then
+    the last day it can have started (the start of a later line, else the assessment date).
+    """
+
+    agents: tuple[str, ...]
+    start: date | None
+    latest_possible: date
+
+
 def treatment_date(case: Case, on: date) -> date:
     """Start of the therapy being risk-stratified: the planned start if given, else ``on``."""
     planned = case.proposed_therapy.planned_start if case.proposed_therapy else None
     return planned if planned is not None else on
 
 
-def time_to_treatment(case: Case, on: date, kb: KnowledgeBase) -> Factor:
+def _interval(case: Case, on: date, first_line: FirstLine | None) -> tuple[date | None, date, str]:
+    """(start date if known, latest possible start, what the interval is measured to)."""
+    if first_line is None:
+        planned = case.proposed_therapy.planned_start if case.proposed_therapy else None
+        if planned is not None:
+            return planned, planned, "the planned start of first-line systemic therapy"
+        return on, on, "the assessment date (first-line systemic therapy not yet started)"
+    what = f"the start of first-line systemic therapy ({' + '.join(first_line.agents)})"
+    return first_line.start, first_line.latest_possible, what
+
+
+def time_to_treatment(
+    case: Case, on: date, kb: KnowledgeBase, first_line: FirstLine | None = None
+) -> Factor:
+    """Initial diagnosis to first-line systemic therapy (rule prognosis.time-to-treatment).
+
+    IMDC is a pre-treatment model: once first-line therapy has started (the patient is
+    on it or past it) the interval ends at its start, never at today.
+    """
     rule = kb.rule("prognosis.time-to-treatment")
     diagnosed = case.diagnosis.date
-    start = treatment_date(case, on)
+    start, latest, measured_to = _interval(case, on, first_line)
     name = "time_to_treatment"
     if diagnosed is None:
         return Factor(
             name, "unknown", "date of initial RCC diagnosis is unknown", threshold=rule.statement
         )
+    anniversary = first_anniversary(diagnosed)
+    if start is None:
+        if latest < anniversary:
+            # Whatever the unrecorded start date, it lies before the first anniversary.
+            return Factor(
+                name,
+                "present",
+                f"{measured_to} is not dated, but it started by {latest}, before the first "
+                f"anniversary {anniversary} of the initial diagnosis ({diagnosed}); "
+                "interval: initial diagnosis to the start of first-line therapy (IMDC is a "
+                "pre-treatment model)",
+                threshold="< 1 calendar year",
+                source=case.diagnosis.source or "diagnosis.date",
+                observed_on=diagnosed,
+            )
+        return Factor(
+            name,
+            "unknown",
+            f"{measured_to} is not dated (it started on or before {latest}): the interval "
+            f"from the initial diagnosis ({diagnosed}) to it cannot be measured",
+            threshold=rule.statement,
+            source=case.diagnosis.source,
+        )
     if diagnosed > start:
         return Factor(
             name,
             "unknown",
-            f"diagnosis date {diagnosed} is after the treatment date {start}",
+            f"diagnosis date {diagnosed} is after the treatment date {start} ({measured_to})",
             source=case.diagnosis.source,
         )
     days = (start - diagnosed).days
-    anniversary = first_anniversary(diagnosed)
     present = start < anniversary
+    why = (
+        "; interval: initial diagnosis to the start of first-line therapy, not to today "
+        "(IMDC is a pre-treatment model)"
+        if first_line is not None
+        else ""
+    )
     return Factor(
         name,
         "present" if present else "absent",
-        f"{days} days from initial diagnosis ({diagnosed}) to treatment ({start}); "
-        f"{'before' if present else 'on or after'} the first anniversary {anniversary}",
+        f"{days} days from initial diagnosis ({diagnosed}) to {measured_to} ({start}); "
+        f"{'before' if present else 'on or after'} the first anniversary {anniversary}{why}",
         value=float(days),
         unit="d",
         threshold="< 1 calendar year",
@@ -202,11 +262,17 @@ def calcium_lab(baseline: Baseline) -> tuple[LabValue | None, str]:
     return None, "no usable calcium result"
 
 
-def shared_factors(case: Case, baseline: Baseline, kb: KnowledgeBase, on: date) -> SharedFactors:
+def shared_factors(
+    case: Case,
+    baseline: Baseline,
+    kb: KnowledgeBase,
+    on: date,
+    first_line: FirstLine | None = None,
+) -> SharedFactors:
     """The three factors IMDC and MSKCC define identically, evaluated once."""
     return SharedFactors(
         performance_status(case, kb),
-        time_to_treatment(case, on, kb),
+        time_to_treatment(case, on, kb, first_line),
         below_lower_limit(
             "hemoglobin", baseline.labs.get("hemoglobin"), "no usable hemoglobin result"
         ),

@@ -8,7 +8,7 @@ from rccnav.core.assessment import RiskResult
 from rccnav.core.baseline import Baseline
 from rccnav.core.case import Case
 from rccnav.core.prognosis import factors as f
-from rccnav.core.prognosis.risk import classify
+from rccnav.core.prognosis.risk import classify, survival_caveat
 from rccnav.knowledge.model import KnowledgeBase
 
 
@@ -29,4 +29,5 @@ def imdc_risk(
         f.above_upper_limit("platelets", labs.get("platelets"), "no usable platelet count"),
     )
     setting = "first-line" if line == 1 else "second-line"
-    return classify("imdc", factors, kb, "prognosis.imdc", setting)
+    caveat = survival_caveat("imdc", case.diagnosis.histology, line)
+    return classify("imdc", factors, kb, "prognosis.imdc", setting, caveat)

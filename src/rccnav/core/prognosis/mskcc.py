@@ -8,7 +8,7 @@ from rccnav.core.assessment import RiskResult
 from rccnav.core.baseline import Baseline
 from rccnav.core.case import Case
 from rccnav.core.prognosis import factors as f
-from rccnav.core.prognosis.risk import classify
+from rccnav.core.prognosis.risk import classify, survival_caveat
 from rccnav.knowledge.model import KnowledgeBase
 
 
@@ -18,6 +18,7 @@ def mskcc_risk(
     kb: KnowledgeBase,
     on: date,
     shared: f.SharedFactors | None = None,
+    line: int = 1,
 ) -> RiskResult:
     labs = baseline.labs
     calcium, calcium_missing = f.calcium_lab(baseline)
@@ -40,4 +41,5 @@ def mskcc_risk(
             label="> 1.5 x ULN",
         ),
     )
-    return classify("mskcc", factors, kb, "prognosis.mskcc", "first-line")
+    caveat = survival_caveat("mskcc", case.diagnosis.histology, line)
+    return classify("mskcc", factors, kb, "prognosis.mskcc", "first-line", caveat)

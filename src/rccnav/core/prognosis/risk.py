@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rccnav.core.assessment import Factor, MissingItem, RiskGroupName, RiskResult, Survival
+from rccnav.core.case import Histology
 from rccnav.knowledge.model import KnowledgeBase
 
 GROUP_ORDER: tuple[RiskGroupName, ...] = ("favorable", "intermediate", "poor")
@@ -48,12 +51,43 @@ def _survival(kb: KnowledgeBase, model: str, setting: str) -> dict[str, Survival
     return rows
 
 
+def survival_caveat(model: str, histology: Histology | None, line: int) -> str | None:
+    """What the published survival figures do not cover for this patient (rule
+    prognosis.survival-cohorts): they come from mostly clear-cell cohorts, first-line
+    (IMDC Heng 2013, MSKCC Motzer 2002) or second-line after targeted therapy (Ko 2015)."""
+    notes: list[str] = []
+    if histology is not Histology.CLEAR_CELL:
+        kind = "unknown" if histology is None else f"{histology.value}"
+        notes.append(
+            "These figures come from cohorts of mostly clear-cell RCC; they were not measured "
+            f"in {kind} histology and are only a rough guide for this patient."
+        )
+    if model == "mskcc" and line > 1:
+        notes.append(
+            "MSKCC figures come from patients starting first-line interferon-alfa "
+            "(Motzer 2002), not from patients who have already had systemic therapy."
+        )
+    if model == "imdc" and line == 2:
+        notes.append(
+            "Second-line figures come from patients starting second-line therapy after "
+            "first-line VEGF-targeted therapy (Ko 2015, mostly clear-cell), before "
+            "checkpoint-inhibitor first-line treatment."
+        )
+    if model == "imdc" and line > 2:
+        notes.append(
+            f"No figures were published for line {line}: these are second-line figures "
+            "(Ko 2015, mostly clear-cell, after first-line VEGF-targeted therapy)."
+        )
+    return " ".join(notes) or None
+
+
 def classify(
     model: str,
     factors: tuple[Factor, ...],
     kb: KnowledgeBase,
     rule_id: str,
     survival_setting: str,
+    caveat: str | None = None,
 ) -> RiskResult:
     present = sum(1 for f in factors if f.status == "present")
     unknown = [f for f in factors if f.status == "unknown"]
@@ -70,7 +104,11 @@ def classify(
     )
     rule = kb.rule(rule_id)
     published = _survival(kb, model, survival_setting)
-    survival = tuple(published[g] for g in possible if g in published)
+    survival = tuple(
+        replace(published[g], caveat=caveat) if caveat else published[g]
+        for g in possible
+        if g in published
+    )
     return RiskResult(
         model=model,  # type: ignore[arg-type]
         risk_group=group,
