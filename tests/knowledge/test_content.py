@@ -133,8 +133,11 @@ def test_every_checkpoint_inhibitor_has_the_ici_contraindications(kb: KnowledgeB
         )
 
 
-def test_prior_severe_irae_is_the_only_absolute_contraindication(kb: KnowledgeBase) -> None:
-    # Reference §13: flags for review, not exclusions, unless marked absolute.
-    assert [c.id for c in kb.contraindications if c.severity == "absolute"] == [
-        "ici.prior-severe-irae"
+def test_only_rechallenge_bar_and_vital_organ_grafts_are_absolute(kb: KnowledgeBase) -> None:
+    # Reference §13: flags for review, not exclusions, unless marked absolute. ASCO 2021
+    # (no rechallenge after a barring irAE) and heart/liver/lung grafts, whose loss is
+    # potentially fatal (d'Izarny-Gargas 2020; Abdel-Wahab 2019), are the exceptions.
+    assert sorted(c.id for c in kb.contraindications if c.severity == "absolute") == [
+        "ici.prior-severe-irae",
+        "ici.transplant-heart-liver-lung",
     ]

@@ -376,6 +376,17 @@ def test_recorded_comorbidities_leave_no_unknown_reason(kb: KnowledgeBase) -> No
         for name, spec in Comorbidities.model_fields.items()
         if spec.annotation == bool | None
     }
+    none_present |= {
+        "transplanted_organs": [],
+        "other_immunosuppressants": [],
+        "immune_related_adverse_events": [],
+        "infections": {
+            "tuberculosis": "none",
+            "hepatitis_b": "none",
+            "hepatitis_c": "none",
+            "hiv": "none",
+        },
+    }
     therapy = decide(kb, make_case(comorbidities=none_present), "intermediate")
     assert not [r for r in therapy.reasons if r.rule == "therapy.contraindications-unknown"]
 
@@ -508,7 +519,7 @@ def test_high_dose_il2_stays_with_its_conditions_for_a_fit_patient(kb: Knowledge
     therapy = decide(kb, make_case(), "intermediate")
     assert "aldesleukin" in therapy.certain_circumstances
     il2 = option(therapy, "aldesleukin")
-    assert any("excellent performance status" in caution for caution in il2.cautions)
+    assert any("every fitness criterion" in caution for caution in il2.cautions)
 
 
 def test_untreated_brain_metastases_put_local_therapy_first(kb: KnowledgeBase) -> None:

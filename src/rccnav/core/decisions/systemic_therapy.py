@@ -22,8 +22,10 @@ from rccnav.core.assessment import (
     TherapyOption,
 )
 from rccnav.core.case import Case, Gene, Histology
-from rccnav.core.decisions.common import because, brain_metastases, good_performance
+from rccnav.core.decisions import aldesleukin_fitness
+from rccnav.core.decisions.common import because, brain_metastases
 from rccnav.core.decisions.lines import Line
+from rccnav.core.decisions.safety_facts import fact, fact_label
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
@@ -290,22 +292,24 @@ def _apply_prior_therapy(
 def _apply_aldesleukin_fitness(
     case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
 ) -> None:
-    """High-dose IL-2 only for the fittest patients (reference §11.2)."""
+    """High-dose IL-2 only when every fitness criterion is met (aldesleukin_fitness)."""
     if "aldesleukin" not in drafts:
         return
-    comorbid = case.comorbidities
-    unfit = (
-        good_performance(case) is False
-        or brain_metastases(case)[1] is True
-        or comorbid.active_autoimmune_disease is True
-        or comorbid.organ_transplant is True
-        or comorbid.systemic_steroids_over_10mg is True
-    )
-    if unfit:
-        excluded.append(ExcludedOption("aldesleukin", because(kb, "therapy.aldesleukin-fitness")))
+    fitness = aldesleukin_fitness.assess(case, kb)
+    rule = kb.rule(aldesleukin_fitness.RULE)
+    if fitness.unmet:
+        text = "High-dose IL-2 is not suitable: " + "; ".join(fitness.unmet) + "."
+        excluded.append(ExcludedOption("aldesleukin", because(kb, rule.id, text)))
         del drafts["aldesleukin"]
-    else:
-        drafts["aldesleukin"].cautions.append(kb.rule("therapy.aldesleukin-fitness").statement)
+        return
+    if fitness.unknown:
+        text = (
+            "Eligibility for high-dose IL-2 is uncertain until every fitness criterion is "
+            "confirmed; not recorded: " + "; ".join(fitness.unknown) + "."
+        )
+        drafts["aldesleukin"].reasons.append(because(kb, rule.id, text))
+        drafts["aldesleukin"].cautions.append(text)
+    drafts["aldesleukin"].cautions.append(rule.statement)
 
 
 def _apply_contraindications(
@@ -317,12 +321,12 @@ def _apply_contraindications(
 ) -> None:
     unknown_relevant: set[str] = set()
     for rule in kb.contraindications:
-        flag = getattr(case.comorbidities, rule.comorbidity)
+        flag = fact(case, rule.comorbidity, kb)
         if flag is False or (flag is None and rule.severity == "caution"):
             continue
         if flag is None:
             if not kb.regimens_affected_by(rule).isdisjoint(drafts):
-                unknown_relevant.add(rule.comorbidity.replace("_", " "))
+                unknown_relevant.add(fact_label(rule.comorbidity))
             continue
         affected = sorted(kb.regimens_affected_by(rule).intersection(drafts))
         reason = Reason(rule.message, rule.id, rule.sources, rule.status.value)

@@ -12,6 +12,7 @@ from rccnav.core.assessment import SystemicTherapy, Warning
 from rccnav.core.case import Case
 from rccnav.core.decisions.common import resolve_agents
 from rccnav.core.decisions.lines import Line
+from rccnav.core.decisions.safety_facts import fact, fact_source
 from rccnav.core.decisions.systemic_therapy import effective_histology
 from rccnav.knowledge.model import (
     PD1_AXIS_CLASSES,
@@ -170,7 +171,7 @@ def _contraindication_warnings(
     warnings: list[Warning] = []
     recommended = [o.regimen for o in therapy.options]
     for rule in kb.contraindications:
-        if getattr(case.comorbidities, rule.comorbidity) is not True:
+        if fact(case, rule.comorbidity, kb) is not True:
             continue
 
         in_proposal = [a for a in agents if _affects(rule, a, kb)]
@@ -181,9 +182,7 @@ def _contraindication_warnings(
         ]
         if not in_proposal and not in_options:
             continue
-        where = case.comorbidities.sources.get(
-            rule.comorbidity, f"comorbidities.{rule.comorbidity}"
-        )
+        where = fact_source(case, rule.comorbidity)
         subject = (
             f"proposed {', '.join(in_proposal)}"
             if in_proposal

@@ -1,0 +1,236 @@
+"""Yes / no / unknown answers to what the safety rules ask of one patient.
+
+Each contraindication in the knowledge base names the fact it depends on. Most are
+flags recorded on ``Case.comorbidities``; the ones below are derived from the detail
+the record holds (the immune-related adverse events with organ and grade, the organ
+transplanted, the corticosteroid dose, SpO2, haemoglobin). ``None`` always means
+unknown: a derived fact is never False merely because its inputs are missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rccnav.core.case import AutoimmuneDisease, Case, Comorbidities, IrAEOrgan, Sex
+from rccnav.knowledge.model import KnowledgeBase
+
+Fact = Callable[[Case, KnowledgeBase], bool | None]
+
+_IRAE_RULE = "safety.irae-no-rechallenge"
+_HYPOXIA_RULE = "safety.belzutifan-hypoxia"
+_ANAEMIA_RULE = "safety.belzutifan-anaemia"
+
+
+def irae_threshold(organ: IrAEOrgan, kb: KnowledgeBase) -> int | None:
+    """Lowest CTCAE grade of a prior irAE in ``organ`` that bars checkpoint-inhibitor
+    rechallenge (ASCO 2021); None where no grade does (endocrinopathies on replacement)."""
+    rule = kb.rule(_IRAE_RULE)
+    exempt = str(rule.parameters.get("exempt_organs", "")).split(",")
+    if organ.value in exempt:
+        return None
+    specific = rule.parameters.get(f"{organ.value}_min_grade")
+    if isinstance(specific, int) and not isinstance(specific, bool):
+        return specific
+    return int(kb.param(_IRAE_RULE, "default_min_grade"))
+
+
+def ici_rechallenge_barred(case: Case, kb: KnowledgeBase) -> bool | None:
+    """A prior irAE severe enough that no checkpoint inhibitor may be given again."""
+    c = case.comorbidities
+    if c.prior_severe_immune_related_adverse_event is True:
+        return True
+    events = c.immune_related_adverse_events
+    if events is None:
+        return c.prior_severe_immune_related_adverse_event
+    grade_unknown = False
+    for event in events:
+        threshold = irae_threshold(event.organ, kb)
+        if threshold is None:
+            continue
+        if event.grade is None:
+            grade_unknown = True
+        elif event.grade >= threshold:
+            return True
+    return None if grade_unknown else False
+
+
+def barring_events(case: Case, kb: KnowledgeBase) -> list[str]:
+    """Clinical descriptions of the recorded events that bar rechallenge (for messages)."""
+    found: list[str] = []
+    for event in case.comorbidities.immune_related_adverse_events or ():
+        threshold = irae_threshold(event.organ, kb)
+        if threshold is not None and event.grade is not None and event.grade >= threshold:
+            agents = " + ".join(event.agents) or (
+                event.agent_class.value if event.agent_class else "a checkpoint inhibitor"
+            )
+            when = f", {event.date}" if event.date else ""
+            found.append(f"grade {event.grade} immune {event.organ.value} on {agents}{when}")
+    return found
+
+
+def _transplant_of_unrecorded_organ(case: Case, kb: KnowledgeBase) -> bool | None:
+    c = case.comorbidities
+    # Unknown transplant status is reported through the by-organ facts instead.
+    return c.transplanted_organs is None and c.organ_transplant is True
+
+
+def _active_autoimmune_disease(case: Case, kb: KnowledgeBase) -> bool | None:
+    c = case.comorbidities
+    listed = c.autoimmune_diseases
+    if c.active_autoimmune_disease is not None:
+        return c.active_autoimmune_disease or any(d.active is True for d in listed or ())
+    if listed is None:
+        return None
+    if any(d.active is True for d in listed):
+        return True
+    return None if any(d.active is None for d in listed) else False
+
+
+def _myasthenia_gravis(case: Case, kb: KnowledgeBase) -> bool | None:
+    listed = case.comorbidities.autoimmune_diseases
+    if listed is None:
+        # "No active autoimmune disease" is taken to include myasthenia gravis: a record
+        # holding quiescent myasthenia must list it under autoimmune_diseases.
+        return False if case.comorbidities.active_autoimmune_disease is False else None
+    return any(d.disease is AutoimmuneDisease.MYASTHENIA_GRAVIS for d in listed)
+
+
+def _immunosuppressive_corticosteroids(case: Case, kb: KnowledgeBase) -> bool | None:
+    c = case.comorbidities
+    over = c.steroids_over_10mg
+    if over is True and c.corticosteroid_replacement_only is True:
+        return False  # physiological replacement was allowed in the trials
+    return over
+
+
+def _other_immunosuppressants(case: Case, kb: KnowledgeBase) -> bool | None:
+    drugs = case.comorbidities.other_immunosuppressants
+    return None if drugs is None else bool(drugs)
+
+
+def _resting_hypoxia(case: Case, kb: KnowledgeBase) -> bool | None:
+    vitals = case.vitals
+    if vitals.supplemental_oxygen is True:
+        return True
+    spo2 = vitals.oxygen_saturation
+    if spo2 is None:
+        return None
+    if spo2.unit.strip() not in ("%", "%{saturation}"):
+        return None  # an unreadable unit is unknown, not normal
+    # SpO2 is recorded on room air unless supplemental oxygen is flagged (Case contract).
+    return spo2.value < kb.param(_HYPOXIA_RULE, "spo2_below_percent")
+
+
+def _haemoglobin_below_withhold_level(case: Case, kb: KnowledgeBase) -> bool | None:
+    hb = case.labs.hemoglobin
+    if hb is None:
+        return None
+    factor = {"g/dl": 1.0, "g/l": 0.1, "mmol/l": 1.6114}.get(hb.unit.strip().lower())
+    if factor is None:
+        return None
+    return hb.value * factor < kb.param(_ANAEMIA_RULE, "hb_below_g_dl")
+
+
+def _female(case: Case, kb: KnowledgeBase) -> bool | None:
+    return None if case.sex is None else case.sex is Sex.FEMALE
+
+
+DERIVED: dict[str, Fact] = {
+    "ici_rechallenge_barred": ici_rechallenge_barred,
+    "transplant_of_unrecorded_organ": _transplant_of_unrecorded_organ,
+    "active_autoimmune_disease": _active_autoimmune_disease,
+    "myasthenia_gravis": _myasthenia_gravis,
+    "immunosuppressive_corticosteroids": _immunosuppressive_corticosteroids,
+    "other_immunosuppressants": _other_immunosuppressants,
+    "resting_hypoxia": _resting_hypoxia,
+    "haemoglobin_below_withhold_level": _haemoglobin_below_withhold_level,
+    "female": _female,
+}
+
+_PROPERTIES = frozenset(
+    name for name in dir(Comorbidities) if isinstance(getattr(Comorbidities, name), property)
+)
+
+
+def is_known_fact(name: str) -> bool:
+    """True when ``name`` is a fact this module can answer (checked against the KB)."""
+    if name in DERIVED or name in _PROPERTIES:
+        return True
+    field = Comorbidities.model_fields.get(name)
+    return field is not None and field.annotation == bool | None
+
+
+def fact(case: Case, name: str, kb: KnowledgeBase) -> bool | None:
+    """The answer to one safety question: True, False or None (unknown)."""
+    derived = DERIVED.get(name)
+    if derived is not None:
+        return derived(case, kb)
+    value = getattr(case.comorbidities, name)
+    return value if isinstance(value, bool) else None
+
+
+_LABELS = {
+    "ici_rechallenge_barred": "prior immune-related adverse events (organ and grade)",
+    "transplant_of_unrecorded_organ": "organ transplanted",
+    "heart_liver_or_lung_transplant": "heart, liver or lung transplant",
+    "kidney_or_other_transplant": "kidney or other solid-organ transplant",
+    "myasthenia_gravis": "myasthenia gravis",
+    "immunosuppressive_corticosteroids": "systemic corticosteroid dose",
+    "other_immunosuppressants": "other immunosuppressive medication",
+    "active_chronic_infection": "tuberculosis, hepatitis B, hepatitis C and HIV status",
+    "resting_hypoxia": "oxygen saturation at rest",
+    "haemoglobin_below_withhold_level": "haemoglobin",
+    "female": "sex",
+    "gi_perforation_risk": "GI perforation or fistula history or risk",
+}
+
+
+def fact_label(name: str) -> str:
+    """How a clinician would name the fact (for 'not recorded' lists)."""
+    return _LABELS.get(name, name.replace("_", " "))
+
+
+_SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "ici_rechallenge_barred": (
+        "immune_related_adverse_events",
+        "prior_severe_immune_related_adverse_event",
+    ),
+    "transplant_of_unrecorded_organ": ("organ_transplant",),
+    "heart_liver_or_lung_transplant": ("transplanted_organs", "organ_transplant"),
+    "kidney_or_other_transplant": ("transplanted_organs", "organ_transplant"),
+    "active_autoimmune_disease": ("active_autoimmune_disease", "autoimmune_diseases"),
+    "myasthenia_gravis": ("autoimmune_diseases",),
+    "immunosuppressive_corticosteroids": (
+        "corticosteroid_prednisone_mg_per_day",
+        "systemic_steroids_over_10mg",
+    ),
+    "steroids_over_10mg": ("corticosteroid_prednisone_mg_per_day", "systemic_steroids_over_10mg"),
+}
+
+
+def fact_source(case: Case, name: str) -> str:
+    """The record the fact came from (FHIR reference or case-file field)."""
+    c = case.comorbidities
+    if name == "ici_rechallenge_barred":
+        for event in c.immune_related_adverse_events or ():
+            if event.source:
+                return event.source
+    if name == "myasthenia_gravis":
+        for disease in c.autoimmune_diseases or ():
+            if disease.source and disease.disease is AutoimmuneDisease.MYASTHENIA_GRAVIS:
+                return disease.source
+    if name == "active_chronic_infection":
+        found = next(iter(c.infections.sources.values()), None)
+        return found or "comorbidities.infections"
+    if name == "resting_hypoxia":
+        spo2 = case.vitals.oxygen_saturation
+        return (spo2.source if spo2 else None) or case.vitals.source or "vitals"
+    if name == "haemoglobin_below_withhold_level":
+        hb = case.labs.hemoglobin
+        return (hb.source if hb else None) or "labs.hemoglobin"
+    if name == "female":
+        return "sex"
+    for field in _SOURCE_FIELDS.get(name, (name,)):
+        if field in c.sources:
+            return c.sources[field]
+    return f"comorbidities.{_SOURCE_FIELDS.get(name, (name,))[0]}"
