@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from rccnav.adapters.errors import InputError
+from rccnav.adapters.limits import MAX_DEPTH, MAX_DIGITS, check_case_file_size, check_values
 from rccnav.core.case import Case
 
 Path = tuple[str | int, ...]
@@ -62,6 +63,31 @@ class _CaseLoader(yaml.SafeLoader):
             seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """No aliases (an alias bomb expands a few hundred bytes into gigabytes) and
+        bounded nesting (the composer recurses once per level)."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "YAML aliases (*name) are not accepted in a case file; write the value out",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                deeper = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", deeper.start_mark
+                )
+            node: yaml.Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
+
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> date | datetime:
         try:
             return super().construct_yaml_timestamp(node)
@@ -96,6 +122,13 @@ def _core_schema_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
 
 def _construct_core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
+    if len(text.lstrip("+-")) > MAX_DIGITS:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"a number of {len(text)} digits is not a clinical value",
+            node.start_mark,
+        )
     if text.startswith("0o"):
         return int(text[2:], 8)
     return int(text, 0) if text.startswith("0x") else int(text, 10)
@@ -185,6 +218,20 @@ class Document:
         return None
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_date(text: str) -> date:
+    """A calendar date written exactly ``YYYY-MM-DD``; anything else is a ValueError.
+
+    ``date.fromisoformat`` also takes ``20261101`` and week dates, and pydantic's lax mode
+    takes ``0`` (1970-01-01): neither is what a clinician means.
+    """
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD")
+    return date.fromisoformat(text)
+
+
 def decode_text(raw: bytes, name: str) -> str:
     if not raw.strip():
         raise InputError("the file is empty", where=name)
@@ -201,12 +248,18 @@ def looks_like_json(text: str, name: str) -> bool:
 
 
 def json_problem(exc: orjson.JSONDecodeError, name: str) -> InputError:
+    problem = exc.msg
+    if "depth limit" in problem:
+        problem = "nested too deeply (more than 1024 levels)"
+    elif "infinity" in problem:
+        problem = "a number too large to be a clinical value"
     return InputError(
-        f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", where=name
+        f"not valid JSON at line {exc.lineno}, column {exc.colno}: {problem}", where=name
     )
 
 
 def parse_yaml(text: str, name: str) -> Document:
+    check_case_file_size(text, name)
     node = _compose(text, name)
     if node is None:
         raise InputError("the file contains no data (only comments or blank lines)", where=name)
@@ -222,6 +275,8 @@ def locate_json(document: Document, name: str) -> None:
     """
     try:
         node = _compose_node(document.text)
+    except yaml.composer.ComposerError as exc:
+        raise _yaml_problem(exc, name) from exc  # too deep: say so, do not carry on
     except yaml.YAMLError:
         node = None
     if node is not None:
@@ -311,6 +366,10 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "missing":
         return "field required"
     message = error["msg"]
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false" + _shown_input(error)
+    if kind.startswith("date_") and kind != "date_future":
+        return "must be a date written YYYY-MM-DD" + _shown_input(error)
     if kind == "value_error":
         return _sentence_case(message.removeprefix("Value error, "))
     return _sentence_case(message) + _shown_input(error)
@@ -363,10 +422,15 @@ def case_from_document(document: Document, name: str, today: date | None = None)
             f"got {kind}",
             where=name,
         )
+    check_case_file_size(document.text, name)
+    check_values(data, name)
     if document.lines is None:
         locate_json(document, name)
     try:
-        case = Case.model_validate(data)
+        # Strict, as JSON: a date is an ISO YYYY-MM-DD date (never a number of seconds),
+        # true/false are the only booleans ("yes", "no", 0 and 1 are refused), numbers
+        # are numbers (never text). A YAML date reaches pydantic as its ISO text.
+        case = Case.model_validate_json(orjson.dumps(data), strict=True)
     except ValidationError as exc:
         raise InputError(validation_message(exc, document, name)) from exc
     problems = future_dates(case, today or date.today())
@@ -389,10 +453,11 @@ def read_document(text: str, name: str) -> Document:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         json_error = json_problem(exc, name)
+        too_deep = "depth limit" in exc.msg
     else:
         return Document(data, "json", text, None)
-    if name.lower().endswith(".json"):
-        raise json_error
+    if name.lower().endswith(".json") or too_deep:
+        raise json_error  # nesting past 1024 levels is refused as YAML too: skip the rescan
     # A YAML flow mapping also starts with "{": give YAML its chance, but if it fails
     # too, the JSON message is the one that fits what the author meant to write.
     try:

@@ -23,8 +23,10 @@ import orjson
 from pydantic import ValidationError
 
 from rccnav import __version__
+from rccnav.adapters.casefile import iso_date
 from rccnav.adapters.errors import InputError
 from rccnav.adapters.intake import assess_input, read_input
+from rccnav.adapters.limits import read_path, read_stream
 from rccnav.adapters.render.document import Section, risk_section
 from rccnav.adapters.render.markdown import render_markdown
 from rccnav.adapters.render.text import render_sections, render_text
@@ -52,7 +54,7 @@ PROG = "rccnav"
 
 def _iso_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return iso_date(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
@@ -90,13 +92,8 @@ def _use_color() -> bool:
 
 def _read_source(path: str) -> tuple[bytes, str]:
     if path == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
-    try:
-        return Path(path).read_bytes(), path
-    except IsADirectoryError:
-        raise InputError("is a directory, not a case file or FHIR Bundle", where=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", where=path) from None
+        return read_stream(sys.stdin.buffer, "<stdin>"), "<stdin>"
+    return read_path(path), path
 
 
 def _knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:

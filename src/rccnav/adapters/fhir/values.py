@@ -33,10 +33,15 @@ def as_str(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
+#: No clinical value is anywhere near this; a larger one is a corrupted or hostile field.
+_MAX_NUMBER = 1e12
+
+
 def as_number(value: Any) -> float | None:
+    """A finite number of sane size, else None (the item becomes unknown)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and -_MAX_NUMBER <= value <= _MAX_NUMBER:
         return float(value)
     return None
 

@@ -41,6 +41,18 @@ def _kb_document(kb: KnowledgeBase, fmt: str) -> bytes:
     )
 
 
+def _assessment_date(on: str | None) -> date | None:
+    """``on`` strictly as YYYY-MM-DD (never a number of seconds since 1970)."""
+    from rccnav.adapters.casefile import iso_date
+
+    if on is None:
+        return None
+    try:
+        return iso_date(on)
+    except ValueError as exc:
+        raise ServiceError(400, operation_outcome(str(exc), expression="on")) from None
+
+
 def build_router(state: ServiceState) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["JSON API"])
     kb_documents: dict[str, bytes] = {}
@@ -56,21 +68,29 @@ def build_router(state: ServiceState) -> APIRouter:
     )
     async def assess(
         http: Request,
-        on: Annotated[date | None, Query(description="Assessment date, YYYY-MM-DD")] = None,
+        on: Annotated[
+            str | None,
+            Query(description="Assessment date, YYYY-MM-DD", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+        ] = None,
         lookback_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
     ) -> Response:
         from rccnav.adapters.intake import assess_input, read_input
         from rccnav.adapters.serialize import assessment_to_json
 
         await state.authenticate(http)
+        on_date = _assessment_date(on)
         raw = await http.body()
         default_on = state.assessment_date()
         lookback = lookback_days if lookback_days is not None else state.config.lookback_days
         try:
             intake = read_input(
-                raw, name="request body", on=on or default_on, lookback_days=lookback, kb=state.kb
+                raw,
+                name="request body",
+                on=on_date or default_on,
+                lookback_days=lookback,
+                kb=state.kb,
             )
-            when = on or intake.case.assessment_date or default_on
+            when = on_date or intake.case.assessment_date or default_on
             assessment = assess_input(intake, state.kb, when, lookback_days=lookback)
         except InputError as exc:
             raise ServiceError(400, operation_outcome(str(exc), expression=exc.where)) from None
