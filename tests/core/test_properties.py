@@ -445,10 +445,12 @@ def test_assess_never_raises(case: Case, on: date) -> None:
         assert model.factor_count_min <= model.factor_count_max
         assert len(model.missing) == sum(f.status == "unknown" for f in model.factors)
     therapy = result.systemic_therapy
-    # Completed metastatic lines (the first open-ended one is the current line) plus one.
+    # Courses of one regimen (holds, maintenance) share a line, so the line is at most one
+    # more than the therapies started; each started course counts at most once.
     started = [t for t in case.metastatic_prior_therapies if not (t.start and t.start > on)]
-    ongoing = any(t.end is None and t.stop_reason is None for t in started)
-    assert therapy.line == 1 + len(started) - ongoing
+    assert 1 <= therapy.line <= 1 + len(started)
+    if not started:
+        assert therapy.line == 1
     assert result.cytoreductive_nephrectomy.recommendation in {
         "consider-upfront",
         "consider-deferred",
