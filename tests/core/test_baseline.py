@@ -311,3 +311,55 @@ def test_performance_status_after_the_assessment_date_is_ignored(
 def test_performance_status_inside_the_window_is_used(run: Callable[..., Assessment]) -> None:
     result = run(make_case(performance={"kps": 60, "ecog": None, "date": ON - timedelta(days=3)}))
     assert factor(result.imdc, "performance_status").status == "present"
+
+
+# --- kidney function estimated from creatinine --------------------------------
+
+
+def _age_on_lab_day(case: Case) -> float:
+    assert case.birth_date is not None and case.labs.creatinine is not None
+    assert case.labs.creatinine.date is not None
+    return (case.labs.creatinine.date - case.birth_date).days / 365.25
+
+
+def test_egfr_is_computed_with_ckd_epi_2021_when_only_creatinine_is_reported(
+    kb: KnowledgeBase,
+) -> None:
+    from rccnav.core.renal_function import CKD_EPI_2021, ckd_epi_2021
+
+    case = make_case(labs={"creatinine": lab(1.4, "mg/dL")})
+    result = baseline(case, kb)
+    egfr = result.labs["egfr"]
+    assert egfr.method == CKD_EPI_2021
+    assert egfr.value == ckd_epi_2021(1.4, _age_on_lab_day(case), "female").value
+    assert any("calculated from creatinine" in w.message for w in result.warnings)
+    assert "creatinine_clearance" not in result.labs  # no weight: no Cockcroft-Gault
+
+
+def test_creatinine_in_umol_per_l_is_converted_before_the_equation(kb: KnowledgeBase) -> None:
+    mg = baseline(make_case(labs={"creatinine": lab(1.4, "mg/dL")}), kb).labs["egfr"].value
+    umol = baseline(make_case(labs={"creatinine": lab(123.76, "umol/L")}), kb).labs["egfr"].value
+    assert umol == pytest.approx(mg, abs=0.2)
+
+
+def test_reported_egfr_is_never_replaced(kb: KnowledgeBase) -> None:
+    case = make_case(labs={"creatinine": lab(1.4, "mg/dL"), "egfr": lab(38, "mL/min/{1.73_m2}")})
+    egfr = baseline(case, kb).labs["egfr"]
+    assert egfr.value == 38 and egfr.method is None
+
+
+def test_cockcroft_gault_needs_weight(kb: KnowledgeBase) -> None:
+    from rccnav.core.renal_function import COCKCROFT_GAULT, cockcroft_gault
+
+    case = make_case(
+        labs={"creatinine": lab(1.4, "mg/dL")},
+        vitals={"weight": {"value": 60, "unit": "kg"}},
+    )
+    crcl = baseline(case, kb).labs["creatinine_clearance"]
+    assert crcl.method == COCKCROFT_GAULT
+    assert crcl.value == cockcroft_gault(1.4, _age_on_lab_day(case), "female", 60).value
+
+
+def test_no_estimate_without_sex(kb: KnowledgeBase) -> None:
+    case = make_case(labs={"creatinine": lab(1.4, "mg/dL")}, sex=None)
+    assert "egfr" not in baseline(case, kb).labs

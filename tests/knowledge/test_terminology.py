@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from rccnav.core.case import Gene, Histology, Labs, Site, StopReason
+from rccnav.core.case import (
+    AutoimmuneDisease,
+    Gene,
+    Histology,
+    InfectionStatus,
+    IrAEOrgan,
+    Labs,
+    RenalMethod,
+    SickleStatus,
+    Site,
+    StopReason,
+    TransplantOrgan,
+    Vitals,
+)
 from rccnav.knowledge.loader import default_knowledge_base
 from rccnav.knowledge.terminology import (
     TerminologyError,
@@ -19,11 +32,33 @@ TARGETS: dict[str, set[str]] = {
     "metastasis-condition": {s.value for s in Site},
     "metastasis-body-site": {s.value for s in Site},
     "observation-kind": set(Labs.model_fields)
-    | {"kps", "ecog", "tnm-m", "genetic-variant", "pregnancy-status"},
+    | set(Vitals.model_fields)
+    | {"kps", "ecog", "tnm-m", "genetic-variant", "pregnancy-status", "infection-test"},
     "hereditary-rcc-gene": {g.value for g in Gene},
     "stop-reason": {r.value for r in StopReason},
     "kps-answer": {str(n) for n in range(0, 101, 10)},
     "ecog-answer": {str(n) for n in range(6)},
+    "immune-related-adverse-event": {o.value for o in IrAEOrgan},
+    "infection": {
+        f"{name}:{status.value}"
+        for name in ("tuberculosis", "hepatitis_b", "hepatitis_c", "hiv")
+        for status in InfectionStatus
+    },
+    "infection-test": {
+        f"{name}:{kind}"
+        for name in ("hepatitis_b", "hepatitis_c", "hiv")
+        for kind in ("antigen", "antibody", "viral-load")
+    },
+    "test-result": {"positive", "negative"},
+    "transplant-organ": {o.value for o in TransplantOrgan} | {"heart+lung"},
+    "autoimmune-disease": {d.value for d in AutoimmuneDisease},
+    "autoimmune-other": {
+        f"{d.value}:{a}" for d in AutoimmuneDisease for a in ("true", "false", "none")
+    },
+    "sickle-cell": {s.value for s in SickleStatus if s is not SickleStatus.NONE},
+    "egfr-method": {m.value for m in RenalMethod},
+    "systemic-corticosteroid": set(TERM.prednisone_mg_per_mg),
+    "ctcae-grade": {str(n) for n in range(1, 6)},
 }
 
 

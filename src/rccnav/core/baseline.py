@@ -13,6 +13,13 @@ from datetime import date, timedelta
 
 from rccnav.core.assessment import Warning
 from rccnav.core.case import Case, Measurement, PerformanceStatus, ResultStatus, Sex
+from rccnav.core.renal_function import (
+    RenalEstimate,
+    RenalInputError,
+    RenalSex,
+    ckd_epi_2021,
+    cockcroft_gault,
+)
 from rccnav.core.units import UnitProblem, conversion_factor
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -171,6 +178,78 @@ def _corrected_calcium(labs: dict[str, LabValue], kb: KnowledgeBase) -> LabValue
     )
 
 
+def _kidney_function(
+    labs: dict[str, LabValue], case: Case, warnings: list[Warning]
+) -> dict[str, LabValue]:
+    """eGFR (CKD-EPI 2021) and Cockcroft-Gault CrCl from creatinine when not reported.
+
+    Computed only from a usable creatinine with the patient's age and sex (and weight
+    for CrCl); each names its method. A reported eGFR is never replaced.
+    """
+    creatinine = labs.get("creatinine")
+    if creatinine is None or case.sex not in (Sex.FEMALE, Sex.MALE):
+        return {}
+    day = creatinine.observed_on
+    if case.birth_date is None or day is None:
+        return {}
+    age = (day - case.birth_date).days / 365.25
+    sex: RenalSex = "female" if case.sex is Sex.FEMALE else "male"
+    computed: dict[str, LabValue] = {}
+    try:
+        if "egfr" not in labs:
+            estimate = ckd_epi_2021(creatinine.value, age, sex)
+            computed["egfr"] = _estimated("egfr", estimate, creatinine, creatinine.source)
+        weight = _weight_kg(case)
+        if weight is not None and case.labs.creatinine_clearance is None:
+            estimate = cockcroft_gault(creatinine.value, age, sex, weight[0])
+            source = f"{creatinine.source} + {weight[1]}"
+            computed["creatinine_clearance"] = _estimated(
+                "creatinine_clearance", estimate, creatinine, source
+            )
+    except RenalInputError as exc:
+        warnings.append(
+            Warning("data-quality", "info", f"kidney function not estimated: {exc}", None)
+        )
+        return {}
+    for value in computed.values():
+        warnings.append(
+            Warning(
+                "data-quality",
+                "info",
+                f"{'estimated GFR' if value.analyte == 'egfr' else 'creatinine clearance'} "
+                f"{value.value:g} {value.unit} calculated from creatinine ({value.method})",
+                value.source,
+            )
+        )
+    return computed
+
+
+def _estimated(
+    analyte: str, estimate: RenalEstimate, creatinine: LabValue, source: str | None
+) -> LabValue:
+    return LabValue(
+        analyte=analyte,
+        value=estimate.value,
+        unit="mL/min",
+        observed_on=creatinine.observed_on,
+        source=source,
+        lower=None,
+        upper=None,
+        preliminary=creatinine.preliminary,
+        method=estimate.method,
+    )
+
+
+def _weight_kg(case: Case) -> tuple[float, str] | None:
+    weight = case.vitals.weight
+    if weight is None:
+        return None
+    factor = conversion_factor(weight.unit.strip(), "kg", None)
+    if isinstance(factor, UnitProblem):
+        return None
+    return weight.value * factor, weight.source or "vitals.weight"
+
+
 def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int) -> Baseline:
     labs: dict[str, LabValue] = {}
     warnings: list[Warning] = []
@@ -204,6 +283,7 @@ def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int
     corrected = _corrected_calcium(labs, kb)
     if corrected is not None:
         labs["calcium_corrected"] = corrected
+    labs.update(_kidney_function(labs, case, warnings))
     performance = _usable_performance(case, on, lookback_days, warnings, ignored)
     return Baseline(
         on=on,

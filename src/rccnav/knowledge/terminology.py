@@ -109,6 +109,21 @@ class _CompiledSet:
         self.patterns: list[tuple[re.Pattern[str], TextMatch]] = []
 
 
+class SteroidEquivalence(_Term):
+    """Prednisone-equivalent potency of systemic corticosteroids (mg prednisone per mg)."""
+
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+    prednisone_mg_per_mg: dict[str, float]
+
+    @model_validator(mode="after")
+    def _positive(self) -> SteroidEquivalence:
+        for name, factor in self.prednisone_mg_per_mg.items():
+            if not factor > 0:
+                raise ValueError(f"corticosteroid {name!r}: factor must be positive")
+        return self
+
+
 class TerminologyData(_Term):
     """terminology.yaml as validated data (the schema a reviewer edits)."""
 
@@ -119,6 +134,7 @@ class TerminologyData(_Term):
     adjuvant_regimens: tuple[str, ...] = ()
     units: dict[str, str] = Field(default_factory=dict)
     parameters: dict[str, int] = Field(default_factory=dict)
+    corticosteroid_equivalence: SteroidEquivalence | None = None
 
 
 class Terminology:
@@ -136,6 +152,7 @@ class Terminology:
         "adjuvant_regimens",
         "data",
         "parameters",
+        "prednisone_mg_per_mg",
         "profiles",
         "units",
         "version",
@@ -148,6 +165,8 @@ class Terminology:
         self.adjuvant_regimens = data.adjuvant_regimens
         self.units = dict(data.units)
         self.parameters = dict(data.parameters)
+        steroids = data.corticosteroid_equivalence
+        self.prednisone_mg_per_mg = dict(steroids.prednisone_mg_per_mg) if steroids else {}
         self._normalise_icd = {k for k, s in data.code_systems.items() if s.normalise == "icd"}
         self._system_by_url: dict[str, str] = {}
         for key, system in data.code_systems.items():

@@ -212,3 +212,85 @@ def read(document: JSON | list[JSON] | bytes, on: date = ON, lookback: int | Non
 
 def warnings_about(intake: Intake, text: str) -> list[str]:
     return [w.message for w in intake.warnings if text in w.message]
+
+
+ATC = "http://www.whocc.no/atc"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+CTCAE_GRADE_EXT = "http://hl7.org/fhir/us/ctcae/StructureDefinition/ctcae-grade"
+CTCAE_GRADE = "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system"
+
+
+def statement(
+    medication: JSON,
+    status: str = "active",
+    start: str | None = "2026-09-01",
+    end: str | None = None,
+    dosage: list[JSON] | None = None,
+    **extra: Any,
+) -> JSON:
+    """A MedicationStatement (``medication`` is a CodeableConcept)."""
+    resource: JSON = {
+        "resourceType": "MedicationStatement",
+        "id": extra.pop("id", new_id("stmt")),
+        "status": status,
+        "medicationCodeableConcept": medication,
+        "subject": SUBJECT,
+    }
+    period: JSON = {}
+    if start:
+        period["start"] = start
+    if end:
+        period["end"] = end
+    if period:
+        resource["effectivePeriod"] = period
+    if dosage is not None:
+        resource["dosage"] = dosage
+    resource.update(extra)
+    return resource
+
+
+def dose(mg: float, unit: str = "mg", per_day: int | None = 1, code: str | None = None) -> JSON:
+    """A Dosage: ``mg`` per administration, ``per_day`` times a day (or a timing code)."""
+    dosage: JSON = {
+        "doseAndRate": [{"doseQuantity": {"value": mg, "unit": unit, "system": UCUM, "code": unit}}]
+    }
+    if code is not None:
+        dosage["timing"] = {"code": {"coding": [{"code": code}]}}
+    elif per_day is not None:
+        dosage["timing"] = {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}}
+    return dosage
+
+
+def adverse_event(
+    event: JSON, grade: str | None = None, suspect: str | None = None, **extra: Any
+) -> JSON:
+    resource: JSON = {
+        "resourceType": "AdverseEvent",
+        "id": extra.pop("id", new_id("ae")),
+        "actuality": "actual",
+        "subject": SUBJECT,
+        "event": event,
+        "date": extra.pop("date", "2025-06-01"),
+    }
+    if grade is not None:
+        resource["extension"] = [
+            {"url": CTCAE_GRADE_EXT, "valueCodeableConcept": concept(CTCAE_GRADE, grade)}
+        ]
+    if suspect is not None:
+        resource["suspectEntity"] = [{"instance": {"reference": suspect}}]
+    resource.update(extra)
+    return resource
+
+
+def allergy(code: JSON, manifestation: JSON | None = None, **extra: Any) -> JSON:
+    resource: JSON = {
+        "resourceType": "AllergyIntolerance",
+        "id": extra.pop("id", new_id("allergy")),
+        "patient": SUBJECT,
+        "code": code,
+        "recordedDate": "2025-07-01",
+    }
+    if manifestation is not None:
+        resource["reaction"] = [{"manifestation": [manifestation]}]
+    resource.update(extra)
+    return resource

@@ -30,10 +30,12 @@ from rccnav.adapters.fhir.values import (
     period_start,
     status_code,
 )
-from rccnav.core.case import Gene, Labs, Measurement, PerformanceStatus, ResultStatus, Sex
+from rccnav.core.case import Gene, Labs, Measurement, PerformanceStatus, ResultStatus, Sex, Vitals
 from rccnav.core.units import UnitProblem, conversion_factor
 
 LAB_FIELDS = frozenset(Labs.model_fields)
+# Vital signs read like labs (value, UCUM unit, date); kept apart from Labs.
+VITAL_FIELDS = frozenset({"weight", "oxygen_saturation"}) & frozenset(Vitals.model_fields)
 FINAL_STATUSES = frozenset({"final", "amended", "corrected", "appended"})
 DROPPED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 UCUM = "http://unitsofmeasure.org"
@@ -111,7 +113,7 @@ def read_observation(entry: Entry, ctx: ReadContext, found: ObservationFindings)
             entry.source,
             "info",
         )
-    if kind in LAB_FIELDS:
+    if kind in LAB_FIELDS or kind in VITAL_FIELDS:
         found.labs.setdefault(kind, []).append(_lab_candidate(entry, kind, status, when, ctx))
     elif kind in ("kps", "ecog"):
         getattr(found, kind).append(_score_candidate(entry, kind, status, when, ctx))
@@ -569,12 +571,25 @@ def choose(candidates: list[Candidate], label: str, ctx: ReadContext) -> Candida
 
 
 def select_labs(found: ObservationFindings, ctx: ReadContext) -> Labs:
+    return Labs(**_select_measurements(found, ctx, LAB_FIELDS))
+
+
+def select_vitals(found: ObservationFindings, ctx: ReadContext) -> dict[str, Measurement]:
+    """Body weight and SpO2: the most recent usable value, as for labs."""
+    return _select_measurements(found, ctx, VITAL_FIELDS)
+
+
+def _select_measurements(
+    found: ObservationFindings, ctx: ReadContext, fields: frozenset[str]
+) -> dict[str, Measurement]:
     chosen: dict[str, Measurement] = {}
     for lab, candidates in found.labs.items():
+        if lab not in fields:
+            continue
         best = choose(candidates, lab, ctx)
         if best is not None and best.pending is not None:
             chosen[lab] = _measurement(best, lab, ctx)
-    return Labs(**chosen)
+    return chosen
 
 
 def select_performance(found: ObservationFindings, ctx: ReadContext) -> PerformanceStatus | None:

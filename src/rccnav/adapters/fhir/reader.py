@@ -33,6 +33,17 @@ from rccnav.adapters.fhir.observations import (
     read_observation,
     select_labs,
     select_performance,
+    select_vitals,
+)
+from rccnav.adapters.fhir.safety_facts import (
+    SAFETY_TYPES,
+    SafetyFindings,
+    comorbidity_facts,
+    disease_facts,
+    infections_fact,
+    read_safety_facts,
+    renal_methods,
+    vitals_fact,
 )
 from rccnav.adapters.fhir.subject import SubjectRule, Whose
 from rccnav.adapters.fhir.therapy import (
@@ -55,6 +66,7 @@ from rccnav.core.case import (
     Metastasis,
     PrimaryTumour,
     Sex,
+    Vitals,
 )
 from rccnav.knowledge.model import KnowledgeBase
 from rccnav.knowledge.terminology import Terminology, default_terminology
@@ -62,6 +74,8 @@ from rccnav.knowledge.terminology import Terminology, default_terminology
 if TYPE_CHECKING:
     from rccnav.adapters.intake import Intake
 
+# Resource types the safety-facts reader looks at (after subject integrity is checked).
+_SAFETY_READ = SAFETY_TYPES | {"Procedure"}
 MEDICATION_TYPES = frozenset(
     {"MedicationRequest", "MedicationAdministration", "MedicationStatement", "MedicationDispense"}
 )
@@ -211,9 +225,12 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
     }
     _index_report_dates(index, ctx)
     later: list[Entry] = []
+    own: list[Entry] = []
     for entry in index.entries:
         if entry is patient:
             continue
+        if entry.rtype in readers or entry.rtype in MEDICATION_TYPES or entry.rtype in _SAFETY_READ:
+            own.append(entry)
         reader = readers.get(entry.rtype)
         if reader is not None:
             reader(entry)
@@ -224,7 +241,8 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
             read_procedure(entry, ctx, conditions, procedures)
         else:
             read_medication(entry, ctx, medications)
-    return _assemble(conditions, observations, procedures, medications, ctx, name, patient)
+    safety = read_safety_facts(own, ctx, medications.episodes)
+    return _assemble(conditions, observations, procedures, medications, safety, ctx, name, patient)
 
 
 def _index_report_dates(index: ResourceIndex, ctx: ReadContext) -> None:
@@ -246,6 +264,7 @@ def _assemble(
     observations: ObservationFindings,
     procedures: ProcedureFindings,
     medications: MedicationFindings,
+    safety: SafetyFindings,
     ctx: ReadContext,
     name: str,
     patient: Entry,
@@ -263,17 +282,19 @@ def _assemble(
             diagnosis=diagnosis,
             germline=_germline(observations),
             performance=select_performance(observations, ctx),
-            labs=select_labs(observations, ctx),
+            labs=renal_methods(select_labs(observations, ctx), ctx),
+            vitals=Vitals.model_validate(vitals_fact(select_vitals(observations, ctx), safety)),
             primary_tumour=primary,
             disease=Disease(
                 metastases=metastases,
                 spinal_cord_compression=True if conditions.cord_compression else None,
+                **disease_facts(safety),
             ),
             prior_therapies=group_lines(
                 medications.episodes, ctx, nephrectomy_date, diagnosis.metastasis_date
             ),
             proposed_therapy=proposed_therapy(medications),
-            comorbidities=_comorbidities(conditions, observations),
+            comorbidities=_comorbidities(conditions, observations, safety, ctx),
         )
     except ValidationError as exc:
         raise InputError(f"the FHIR data do not make a consistent case: {exc}", where=name) from exc
@@ -442,12 +463,21 @@ def _germline(observations: ObservationFindings) -> Germline:
 
 
 def _comorbidities(
-    conditions: ConditionFindings, observations: ObservationFindings
+    conditions: ConditionFindings,
+    observations: ObservationFindings,
+    safety: SafetyFindings,
+    ctx: ReadContext,
 ) -> Comorbidities:
     flags = dict(conditions.comorbidities)
     if observations.pregnant and "pregnancy" not in flags:
         flags["pregnancy"] = observations.pregnant[-1][1]
     values: dict[str, object] = {name: True for name in flags}
+    extra, extra_sources = comorbidity_facts(safety, ctx)
+    values.update(extra)
+    flags.update({k: v for k, v in extra_sources.items() if k not in flags})
+    infections = infections_fact(safety, ctx)
+    if infections is not None:
+        values["infections"] = infections
     return Comorbidities.model_validate({**values, "sources": flags})
 
 

@@ -540,3 +540,8 @@ def proposed_therapy(found: MedicationFindings) -> ProposedTherapy | None:
     return ProposedTherapy(
         agents=agents, planned_start=min(starts) if starts else None, source=sources
     )
+
+
+def medication_concepts(entry: Entry, ctx: ReadContext) -> list[object]:
+    """The medication CodeableConcept(s) of a medication record (for other readers)."""
+    return _medication_concepts(entry, ctx)
