@@ -28,7 +28,6 @@ from rccnav.adapters.errors import InputError
 from rccnav.adapters.intake import assess_input, read_input
 from rccnav.adapters.limits import read_path, read_stream
 from rccnav.adapters.render.document import Section, risk_section
-from rccnav.adapters.render.markdown import render_markdown
 from rccnav.adapters.render.text import render_sections, render_text
 from rccnav.adapters.serialize import assessment_to_json, schema_text
 from rccnav.core.assessment import Factor, FactorStatus
@@ -41,7 +40,6 @@ from rccnav.knowledge.loader import (
     load_knowledge_base,
 )
 from rccnav.knowledge.model import KnowledgeBase
-from rccnav.knowledge.report import render_report
 
 Handler = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -116,6 +114,8 @@ def _assess(args: argparse.Namespace) -> int:
     if args.format == "json":
         _write(assessment_to_json(assessment, indent=True).decode() + "\n")
     elif args.format == "markdown":
+        from rccnav.adapters.render.markdown import render_markdown  # only this format
+
         _write(render_markdown(assessment))
     elif args.format == "fhir":
         try:
@@ -240,6 +240,8 @@ def _kb_check(args: argparse.Namespace) -> int:
 
 def _kb_report(args: argparse.Namespace) -> int:
     kb = _knowledge_base(args.data_dir)
+    from rccnav.knowledge.report import render_report  # a reviewer's command, not a clinic's
+
     text = render_report(kb, args.format)
     if args.output is None:
         _write(text)

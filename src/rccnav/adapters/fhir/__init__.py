@@ -6,8 +6,29 @@
   DetectedIssue and Provenance resources in a collection Bundle.
 """
 
-from rccnav.adapters.fhir.bundle import index_resources
-from rccnav.adapters.fhir.reader import read_fhir, read_index
-from rccnav.adapters.fhir.writer import assessment_to_bundle
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rccnav.adapters.fhir.bundle import index_resources
+    from rccnav.adapters.fhir.reader import read_fhir, read_index
+    from rccnav.adapters.fhir.writer import assessment_to_bundle
 
 __all__ = ["assessment_to_bundle", "index_resources", "read_fhir", "read_index"]
+
+# Imported on first use (PEP 562): a case-file assessment needs none of the FHIR
+# modules, and the command line's start-up time is most of a single assessment.
+_HOME = {
+    "assessment_to_bundle": "rccnav.adapters.fhir.writer",
+    "index_resources": "rccnav.adapters.fhir.bundle",
+    "read_fhir": "rccnav.adapters.fhir.reader",
+    "read_index": "rccnav.adapters.fhir.reader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(_HOME[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
