@@ -78,8 +78,11 @@ def main() -> None:
     floor_label = next(iter(commands))
     floor_wall = statistics.median(walls[floor_label])
     floor_cpu = statistics.median(cpus[floor_label])
-    print(f"# rccnav CLI start-up, {args.runs} interleaved runs, {time.strftime('%Y-%m-%d')}, "
-          f"{platform.machine()} x {os.cpu_count()} cores, Python {platform.python_version()}")  # fmt: skip
+    machine = f"{platform.machine()} x {os.cpu_count()} cores"
+    print(
+        f"# rccnav CLI start-up, {args.runs} interleaved runs, {time.strftime('%Y-%m-%d')}, "
+        f"{machine}, Python {platform.python_version()}"
+    )
     print(f"{'command':<40} {'wall p50':>9} {'min':>7} {'ratio':>6} {'cpu p50':>8} {'ratio':>6}")
     for label in commands:
         wall, cpu = statistics.median(walls[label]), statistics.median(cpus[label])
