@@ -25,9 +25,7 @@ def _copy_kb(tmp_path: Path) -> Path:
     return target
 
 
-def test_second_load_comes_from_the_cache_and_equals_the_first(
-    cache: Path, tmp_path: Path
-) -> None:
+def test_second_load_comes_from_the_cache_and_equals_the_first(cache: Path, tmp_path: Path) -> None:
     data_dir = _copy_kb(tmp_path)
     first = load_knowledge_base(data_dir)
     stored = sorted(cache.glob("knowledge-base-*.pickle"))

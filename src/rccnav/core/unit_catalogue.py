@@ -73,4 +73,3 @@ def main() -> None:
     path = Path(__file__).with_name("unit_factors.json")
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {len(table)} factors to {path}")
-

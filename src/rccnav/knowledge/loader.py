@@ -223,9 +223,7 @@ def _suggested(kb: KnowledgeBase, regimen_id: str) -> bool:
 def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
     """Read, validate and index the YAML (or reuse the compiled copy of the same bytes)."""
     files, checksum = _read_bytes(data_dir or default_data_dir())
-    return cached(
-        "knowledge-base", checksum, lambda: build(_parse(files), checksum), KnowledgeBase
-    )
+    return cached("knowledge-base", checksum, lambda: build(_parse(files), checksum), KnowledgeBase)
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from rccnav.adapters.fhir.bundle import Entry
 from rccnav.adapters.fhir.context import ReadContext
+from rccnav.adapters.fhir.tumour import OtherCancer, non_rcc_morphology, other_primary
 from rccnav.adapters.fhir.values import (
     JSON,
     FhirDate,
@@ -66,6 +67,9 @@ class ConditionFindings:
     comorbidities: dict[str, str] = field(default_factory=dict)
     haematuria: str | None = None
     flank_pain: str | None = None
+    #: Kidney cancers whose morphology is not RCC: (source, what it is).
+    non_rcc: list[tuple[str, str]] = field(default_factory=list)
+    other_cancers: list[OtherCancer] = field(default_factory=list)
 
 
 def condition_dates(resource: JSON, ctx: ReadContext) -> list[FhirDate]:
@@ -105,6 +109,12 @@ def read_condition(entry: Entry, ctx: ReadContext, found: ConditionFindings) -> 
         return
     clinical = status_code(resource.get("clinicalStatus"))
     active = clinical is None or clinical in ACTIVE
+    if kind is None and verification not in UNCONFIRMED:
+        cancer = other_primary(entry, coded, ctx)
+        if cancer is not None:
+            found.other_cancers.append(OtherCancer(entry.source, cancer, active))
+            entry.used = True
+            return
     dates = condition_dates(resource, ctx)
     onset = earliest_sensible(dates, ctx)
     if dates and onset is None and all(d.day > ctx.on for d in dates):
@@ -172,8 +182,12 @@ def _read_primary(entry: Entry, coded: bool, ctx: ReadContext, found: ConditionF
         ctx.warn(
             "renal cell carcinoma recognised from the Condition's text only", entry.source, "info"
         )
-    histology, basis, sarcomatoid = _histology(resource, ctx, entry)
     entry.used = True
+    not_rcc = non_rcc_morphology(resource, ctx)
+    if not_rcc is not None:
+        found.non_rcc.append((entry.source, not_rcc))
+        return
+    histology, basis, sarcomatoid = _histology(resource, ctx, entry)
     found.primaries.append(
         Primary(entry, condition_dates(resource, ctx), histology, basis, sarcomatoid)
     )
@@ -208,7 +222,9 @@ def _histology(
         implied = ctx.match("rcc-primary", code)
         if implied:
             target, basis = implied, "diagnosis code"
-    if target in (None, "other"):
+    if target in (None, "other", "unknown"):
+        # "Renal cell carcinoma, unclassified" is ICD-O-3 8312/3 (RCC, NOS) with a qualifier
+        # in its text: the text makes it the unclassified subtype (non-clear-cell pathway).
         refined = _histology_from_text(texts, ctx)
         if refined is not None:
             target, basis = refined, (basis + " and text" if basis else "text")

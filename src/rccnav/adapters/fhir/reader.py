@@ -54,8 +54,9 @@ from rccnav.adapters.fhir.therapy import (
     read_medication,
     read_procedure,
 )
+from rccnav.adapters.fhir.tumour import other_cancer_warning
 from rccnav.adapters.fhir.values import as_str, dicts, parse_date, reference_of
-from rccnav.core.assessment import InputSummary
+from rccnav.core.assessment import InputSummary, Warning
 from rccnav.core.case import (
     Case,
     Comorbidities,
@@ -313,6 +314,35 @@ def _diagnosis(
     ctx: ReadContext,
     name: str,
 ) -> Diagnosis:
+    if not conditions.primaries and conditions.non_rcc:
+        tumour_source, what = conditions.non_rcc[0]
+        raise InputError(
+            f"the kidney cancer is {what}, not renal cell carcinoma; rccnav assesses "
+            "metastatic renal cell carcinoma only, and this tumour is staged and treated "
+            "differently",
+            where=tumour_source,
+        )
+    if conditions.non_rcc:
+        ctx.warnings.append(
+            Warning(
+                "second-primary-cancer",
+                "critical",
+                "a kidney tumour that is not renal cell carcinoma is also recorded: "
+                + "; ".join(f"{what} ({where})" for where, what in conditions.non_rcc)
+                + ". Metastases may come from either cancer: confirm their origin before "
+                "relying on the RCC assessment.",
+                source=conditions.non_rcc[0][0],
+            )
+        )
+    if conditions.other_cancers:
+        ctx.warnings.append(
+            Warning(
+                "second-primary-cancer",
+                "critical" if any(c.active for c in conditions.other_cancers) else "warning",
+                other_cancer_warning(conditions.other_cancers),
+                source=conditions.other_cancers[0].source,
+            )
+        )
     if not conditions.primaries:
         raise InputError(
             "no renal cell carcinoma diagnosis: no Condition coded as kidney cancer "
