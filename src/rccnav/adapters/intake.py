@@ -118,7 +118,17 @@ def read_input(
 def assess_input(
     intake: Intake, kb: KnowledgeBase, on: date, *, lookback_days: int | None = None
 ) -> Assessment:
-    """Assess the intake's Case and carry the reader's findings into the Assessment."""
+    """Assess the intake's Case and carry the reader's findings into the Assessment.
+
+    An assessment date before the diagnosis is refused: nothing about a patient can be
+    assessed before the cancer is known, and it is almost always a typo in one of the two.
+    """
+    diagnosed = intake.case.diagnosis.date
+    if diagnosed is not None and on < diagnosed:
+        raise InputError(
+            f"the assessment date {on} is before the RCC diagnosis ({diagnosed}); check both dates",
+            where=intake.case.diagnosis.source or "diagnosis.date",
+        )
     assessment = assess(intake.case, kb, on, lookback_days=lookback_days)
     return dataclasses.replace(
         assessment,

@@ -61,7 +61,7 @@ def test_duplicate_resource_is_read_once_and_counted() -> None:
     intake = read(bundle(*base(hb, hb), kind="searchset"))
     assert intake.summary.used["Observation"] == 1
     assert intake.summary.unused["Observation"] == 1
-    assert any("repeated" in item for item in intake.ignored)
+    assert any("repeated" in w.message for w in intake.warnings)
 
 
 @pytest.mark.parametrize(

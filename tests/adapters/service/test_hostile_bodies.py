@@ -54,3 +54,17 @@ def test_assessment_date_must_be_an_iso_date(service: LiveServer, tokens: Tokens
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert "on" in str(outcome["issue"][0].get("expression"))
+
+
+def test_assessment_before_the_diagnosis_is_400(service: LiveServer, tokens: Tokens) -> None:
+    body = b"case_id: x\ndiagnosis: {date: 2026-06-01, histology: clear-cell}\n"
+    path = "/api/assess"
+    with service.client() as client:
+        response = client.post(
+            path,
+            params={"on": "2026-05-01"},
+            content=body,
+            headers={**tokens.header(service.url + path), "Content-Type": "application/yaml"},
+        )
+    assert response.status_code == 400, response.text[:300]
+    assert "before the RCC diagnosis" in response.json()["issue"][0]["diagnostics"]

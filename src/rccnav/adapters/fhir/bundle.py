@@ -44,6 +44,8 @@ class ResourceIndex:
     by_key: dict[str, Entry] = field(default_factory=dict)
     uncounted: dict[str, int] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
+    #: (first copy, position of a later copy that differs from it)
+    conflicting: list[tuple[Entry, str]] = field(default_factory=list)
 
     def resolve(self, reference: str | None, container: Entry | None = None) -> JSON | None:
         """The resource a reference points to, or None when it is not in the input."""
@@ -83,16 +85,31 @@ class ResourceIndex:
         if rid:
             keys.append(source)
         by_key = self.by_key
-        if any(key in by_key for key in keys):
-            # Searchset includes and history Bundles repeat a resource: the
-            # first copy is read, later ones are counted but not used.
-            self.duplicates.append(f"{source}: repeated at {position}; the first copy is used")
+        first = next((by_key[key] for key in keys if key in by_key), None)
+        if first is not None:
+            # Searchset includes and history Bundles repeat a resource: an identical
+            # copy is read once; a copy that differs makes the resource ambiguous.
+            if first.resource == resource:
+                self.duplicates.append(f"{source}: repeated at {position}; read once")
+            else:
+                self.conflicting.append((first, position))
             self.uncounted[rtype] = self.uncounted.get(rtype, 0) + 1
             return
         entry = Entry(resource, rtype, source, position, full_url)
         self.entries.append(entry)
         for key in keys:
             self.by_key.setdefault(key, entry)
+
+
+def remove_entries(index: ResourceIndex, entries: list[Entry]) -> None:
+    """Take entries out of the index: no mapping step can read or reach them afterwards."""
+    gone = {id(entry) for entry in entries}
+    if not gone:
+        return
+    index.entries = [entry for entry in index.entries if id(entry) not in gone]
+    index.by_key = {k: e for k, e in index.by_key.items() if id(e) not in gone}
+    for entry in entries:
+        index.uncounted[entry.rtype] = index.uncounted.get(entry.rtype, 0) + 1
 
 
 def _strip_version(reference: str) -> str:

@@ -72,6 +72,9 @@ class ConditionFindings:
     other_cancers: list[OtherCancer] = field(default_factory=list)
 
 
+_DATE_FIELDS = ("onsetDateTime", "recordedDate", "dateRecorded", "abatementDateTime")
+
+
 def condition_dates(resource: JSON, ctx: ReadContext) -> list[FhirDate]:
     """Onset, recorded and asserted dates (mCODE / core extension), in that order."""
     found = [
@@ -87,11 +90,20 @@ def condition_dates(resource: JSON, ctx: ReadContext) -> list[FhirDate]:
     return [d for d in found if d is not None]
 
 
-def earliest_sensible(dates: list[FhirDate], ctx: ReadContext) -> FhirDate | None:
-    """Earliest date that is neither after the assessment date nor before birth."""
-    sensible = [
-        d for d in dates if d.day <= ctx.on and (ctx.birth_date is None or d.day >= ctx.birth_date)
-    ]
+def earliest_sensible(
+    dates: list[FhirDate], ctx: ReadContext, source: str | None = None
+) -> FhirDate | None:
+    """Earliest date that is neither after the assessment date nor before birth.
+
+    A date before birth is an error in the record; with ``source`` it is warned about
+    (a later date of the same Condition is then used, and says so).
+    """
+    birth = ctx.birth_date
+    if source is not None and birth is not None:
+        for d in dates:
+            if d.day < birth:
+                ctx.warn(f"date {d.text} is before the birth date; not used", source)
+    sensible = [d for d in dates if d.day <= ctx.on and (birth is None or d.day >= birth)]
     return min(sensible, key=lambda d: d.day) if sensible else None
 
 
@@ -101,6 +113,7 @@ def read_condition(entry: Entry, ctx: ReadContext, found: ConditionFindings) -> 
     if verification in ("entered-in-error", "refuted"):
         ctx.ignore(entry, f"verificationStatus {verification}: not used")
         return
+    ctx.warn_invalid_dates(entry, _DATE_FIELDS)
     code = resource.get("code")
     coded = ctx.has_known_system(code)
     kind = _classify(resource, code, coded, ctx)
@@ -116,7 +129,7 @@ def read_condition(entry: Entry, ctx: ReadContext, found: ConditionFindings) -> 
             entry.used = True
             return
     dates = condition_dates(resource, ctx)
-    onset = earliest_sensible(dates, ctx)
+    onset = earliest_sensible(dates, ctx, entry.source)
     if dates and onset is None and all(d.day > ctx.on for d in dates):
         ctx.ignore(
             entry, f"recorded {min(d.day for d in dates)}, after the assessment date {ctx.on}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from rccnav.adapters.fhir.bundle import Entry, ResourceIndex
-from rccnav.adapters.fhir.values import FhirDate, codings, concept_texts
+from rccnav.adapters.fhir.values import FhirDate, codings, concept_texts, parse_date
 from rccnav.core.assessment import Severity, Warning
 from rccnav.core.case import Sex
 from rccnav.knowledge.model import KnowledgeBase
@@ -33,6 +33,14 @@ class ReadContext:
         """A ``data-quality`` finding: the item is unknown, the rest is still assessed."""
         level: Severity = "info" if severity == "info" else "warning"
         self.warnings.append(Warning("data-quality", level, message, source=source))
+
+    def warn_invalid_dates(self, entry: Entry, fields: tuple[str, ...]) -> None:
+        """Warn about each date element present but not a date (never a silent fallback)."""
+        for name in fields:
+            value = entry.resource.get(name)
+            if value is not None and parse_date(value) is None:
+                shown = repr(value) if isinstance(value, str) and len(value) <= 40 else "its value"
+                self.warn(f"{name} {shown} is not a valid date; not used", entry.source)
 
     def ignore(self, entry: Entry, why: str) -> None:
         self.ignored.append(f"{entry.source}: {why}")

@@ -100,6 +100,7 @@ def read_observation(entry: Entry, ctx: ReadContext, found: ObservationFindings)
     if status in DROPPED_STATUSES:
         ctx.ignore(entry, f"status {status}: not used")
         return
+    ctx.warn_invalid_dates(entry, ("effectiveDateTime", "effectiveInstant", "issued"))
     when = effective_date(resource)
     if when is None and entry.source in ctx.report_dates:
         # Panels often date only the DiagnosticReport that lists the results.

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from rccnav.adapters.errors import InputError
-from rccnav.adapters.fhir.bundle import Entry, ResourceIndex, index_document, read_resources
+from rccnav.adapters.fhir.bundle import (
+    Entry,
+    ResourceIndex,
+    index_document,
+    read_resources,
+    remove_entries,
+)
 from rccnav.adapters.fhir.conditions import ConditionFindings, earliest_sensible, read_condition
 from rccnav.adapters.fhir.context import ReadContext
 from rccnav.adapters.fhir.observations import (
@@ -124,10 +130,10 @@ def read_index(
     )
     ctx = ReadContext(index, terminology or default_terminology(), kb, on, window)
     patient = _the_patient(index, name)
+    _set_aside_ambiguous_copies(index, patient, ctx, name)
     ctx.set_aside = set_aside_others(index, patient, ctx)
     _read_patient(patient, ctx)
     case = _map(index, patient, ctx, name)
-    ctx.ignored.extend(index.duplicates)
     return Intake(
         case=case,
         warnings=tuple(ctx.warnings),
@@ -172,6 +178,33 @@ def _read_patient(patient: Entry, ctx: ReadContext) -> None:
         ctx.warn("the Patient is recorded as deceased", "Patient", "warning")
 
 
+def _set_aside_ambiguous_copies(
+    index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str
+) -> None:
+    """Two different copies of one resource (same type and id): which is right is unknown,
+    so neither is read. Identical copies are read once, with a note."""
+    for text in index.duplicates:
+        source, _, rest = text.partition(": ")
+        ctx.warn(f"{rest} (an identical copy of the same resource)", source, "info")
+    index.duplicates = []
+    ambiguous: dict[int, Entry] = {}
+    for first, position in index.conflicting:
+        if first is patient:
+            raise InputError(
+                f"two different copies of the Patient ({first.position} and {position}); "
+                "rccnav cannot tell which is right",
+                where=name,
+            )
+        if id(first) not in ambiguous:
+            ambiguous[id(first)] = first
+            ctx.warn(
+                f"two different copies of this resource ({first.position} and {position}): "
+                "which is right is unknown, so neither is used",
+                first.source,
+            )
+    remove_entries(index, list(ambiguous.values()))
+
+
 #: At most this many resources are named one by one; the rest are counted.
 _NAMED_FOREIGN = 20
 
@@ -183,24 +216,17 @@ def set_aside_others(index: ResourceIndex, patient: Entry, ctx: ReadContext) -> 
     step. Returns how many were set aside.
     """
     rule = SubjectRule(patient.resource, patient.full_url)
-    kept: list[Entry] = []
     removed: list[tuple[Entry, str]] = []
     for entry in index.entries:
         if entry is patient:
-            kept.append(entry)
             continue
         verdict = rule.judge(entry.resource, entry.full_url)
-        if verdict.whose in (Whose.THIS_PATIENT, Whose.SHARED):
-            kept.append(entry)
-        else:
+        if verdict.whose not in (Whose.THIS_PATIENT, Whose.SHARED):
             removed.append((entry, verdict.why))
     if not removed:
         return 0
-    index.entries = kept
-    gone = {id(entry) for entry, _why in removed}
-    index.by_key = {k: e for k, e in index.by_key.items() if id(e) not in gone}
+    remove_entries(index, [entry for entry, _why in removed])
     for number, (entry, why) in enumerate(removed):
-        index.uncounted[entry.rtype] = index.uncounted.get(entry.rtype, 0) + 1
         if number < _NAMED_FOREIGN:
             ctx.warn(f"not used: not shown to be this patient's data ({why})", entry.source)
     if len(removed) > _NAMED_FOREIGN:
@@ -358,8 +384,22 @@ def _diagnosis(
     dated = [
         (found, primary.entry.source)
         for primary in conditions.primaries
-        if (found := earliest_sensible(primary.dates, ctx)) is not None
+        if (found := earliest_sensible(primary.dates, ctx, primary.entry.source)) is not None
     ]
+    if not dated:
+        later = [
+            (d.day, primary.entry.source)
+            for primary in conditions.primaries
+            for d in primary.dates
+            if d.day > ctx.on
+        ]
+        if later:
+            day, where = min(later)
+            raise InputError(
+                f"the assessment date {ctx.on} is before the RCC diagnosis ({day}); "
+                "check both dates",
+                where=where,
+            )
     diagnosed, source = min(dated, key=lambda item: item[0].day) if dated else (None, None)
     if diagnosed is None and procedures.nephrectomies:
         # Reference §1.4: the diagnosis is usually the histology or nephrectomy date.

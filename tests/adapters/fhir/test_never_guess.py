@@ -1,0 +1,104 @@
+"""Never guess: every dropped or repaired item is warned; impossible dates are refused.
+
+Defect class (issue 7 item 4): the reader silently choosing for the clinician — an
+invalid date replaced by another without a word, one of two different copies of a
+resource picked, an assessment dated before the cancer was diagnosed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rccnav.adapters.cli import main
+from rccnav.adapters.errors import InputError
+from rccnav.adapters.intake import assess_input, read_input
+from rccnav.knowledge.loader import default_knowledge_base
+
+from .builders import ON, bundle, lab, patient, primary, read
+
+
+@pytest.mark.parametrize("bad", ["2025-13-45", "2025-02-30", "yesterday", "YYYY-MM-DD", 20250101])
+def test_invalid_onset_date_is_warned_and_the_fallback_said(bad: Any) -> None:
+    kidney = primary(onset=None, id="rcc-1", onsetDateTime=bad, recordedDate="2024-05-02")
+    intake = read([patient(), kidney])
+    warned = [
+        w for w in intake.warnings if w.source == "Condition/rcc-1" and "onsetDateTime" in w.message
+    ]
+    assert warned and "not a valid date" in warned[0].message
+    assert intake.case.diagnosis.date == date(2024, 5, 2)
+
+
+@pytest.mark.parametrize("bad", ["2026-10-32", "not a date"])
+def test_invalid_result_date_is_warned(bad: str) -> None:
+    hb = lab("718-7", 12.0, "g/dL", when=None, id="hb-bad", effectiveDateTime=bad)
+    intake = read([patient(), primary(), hb])
+    assert intake.case.labs.hemoglobin is None
+    assert any(
+        w.source == "Observation/hb-bad" and "effectiveDateTime" in w.message
+        for w in intake.warnings
+    )
+
+
+def test_a_date_before_birth_is_warned() -> None:
+    kidney = primary(onset="1950-01-01", id="rcc-2", recordedDate="2024-05-02")
+    intake = read([patient(birth="1960-01-01"), kidney])
+    assert any(
+        w.source == "Condition/rcc-2" and "before the birth date" in w.message
+        for w in intake.warnings
+    )
+    assert intake.case.diagnosis.date == date(2024, 5, 2)
+
+
+def test_identical_copies_are_read_once_with_a_note() -> None:
+    hb = lab("718-7", 13.0, "g/dL", id="hb-twice")
+    intake = read(bundle(patient(), primary(), hb, dict(hb), kind="searchset"))
+    assert intake.case.labs.hemoglobin is not None
+    assert any(w.source == "Observation/hb-twice" and w.severity == "info" for w in intake.warnings)
+
+
+@pytest.mark.parametrize(
+    "change", [{"valueQuantity": {"value": 9.1, "unit": "g/dL"}}, {"status": "amended"}]
+)
+def test_different_copies_of_one_resource_are_not_used(change: dict[str, Any]) -> None:
+    hb = lab("718-7", 13.0, "g/dL", id="hb-two-versions")
+    other = {**hb, **change}
+    intake = read(bundle(patient(), primary(), hb, other))
+    assert intake.case.labs.hemoglobin is None
+    warned = [w for w in intake.warnings if w.source == "Observation/hb-two-versions"]
+    assert warned and warned[0].severity == "warning" and "neither is used" in warned[0].message
+
+
+def test_different_copies_of_the_patient_are_refused() -> None:
+    with pytest.raises(InputError, match="two different copies of the Patient"):
+        read(bundle(patient(), patient(gender="female"), primary()))
+
+
+@pytest.mark.parametrize("onset", ["2026-11-02", "2027-01-15"])
+def test_fhir_assessment_before_the_diagnosis_is_refused(onset: str) -> None:
+    with pytest.raises(InputError, match="before the RCC diagnosis"):
+        read([patient(), primary(onset=onset)])
+
+
+CASE = b"case_id: before-dx\ndiagnosis: {date: 2026-06-01, histology: clear-cell}\n"
+
+
+@pytest.mark.parametrize("on", [date(2026, 5, 31), date(2020, 1, 1)])
+def test_case_file_assessment_before_the_diagnosis_is_refused(on: date) -> None:
+    kb = default_knowledge_base()
+    intake = read_input(CASE, name="case.yaml", on=on, kb=kb, today=ON)
+    with pytest.raises(InputError, match="before the RCC diagnosis"):
+        assess_input(intake, kb, on)
+
+
+def test_cli_exit_2_when_on_is_before_the_diagnosis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "case.yaml"
+    path.write_bytes(CASE)
+    assert main(["assess", str(path), "--on", "2026-05-01"]) == 2
+    assert "before the RCC diagnosis" in capsys.readouterr().err
+    assert main(["assess", str(path), "--on", "2026-06-01"]) == 0
