@@ -138,6 +138,7 @@ CHECKS: dict[str, Check] = {
     "pref_lacks": _contains(_preferred, "systemic_therapy.preferred", present=False),
     "pref_lacks_ici": _pref_lacks_ici,
     "any_has": _contains(_any_category, "preferred/other/certain_circumstances", present=True),
+    "any_lacks": _contains(_any_category, "preferred/other/certain_circumstances", present=False),
     "excluded_has": _contains(_excluded, "systemic_therapy.excluded", present=True),
     "cn": _equals(("cytoreductive_nephrectomy", "recommendation")),
     "mets": _equals(("metastasectomy", "recommendation")),

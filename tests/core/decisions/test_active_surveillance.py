@@ -107,3 +107,44 @@ def test_missing_information_makes_it_uncertain(
     decision = decide(kb, disease=disease)
     assert decision.recommendation == "uncertain"
     assert unknown in decision.unknowns
+
+
+def test_on_first_line_therapy_it_does_not_apply(kb: KnowledgeBase) -> None:
+    decision = decide(
+        kb, "favorable", prior_therapies=[{"agents": ["axitinib"], "start": "2026-10-01"}]
+    )
+    assert decision.recommendation == "not-applicable"
+    assert "Currently receiving axitinib" in decision.reasons[0].text
+
+
+@pytest.mark.parametrize(
+    ("adjuvant", "expected"),
+    [
+        # Recurrence (metastases 2026-09-01) within 6 months of the end, any drug class.
+        ({"agents": ["pembrolizumab"], "end": "2026-05-01"}, "not-recommended"),
+        ({"agents": ["sunitinib"], "end": "2026-05-01"}, "not-recommended"),
+        # Recurrence 2 years after the end: the adjuvant therapy does not argue against it.
+        ({"agents": ["sunitinib"], "end": "2024-09-01"}, "consider"),
+        # End not recorded: timing unknown, so uncertain (never assumed late or early).
+        ({"agents": ["pembrolizumab"], "end": None}, "uncertain"),
+    ],
+)
+def test_relapse_after_adjuvant_therapy(
+    kb: KnowledgeBase, adjuvant: dict[str, Any], expected: str
+) -> None:
+    therapy = {"setting": "adjuvant", "start": "2023-09-01", "stop_reason": "completed", **adjuvant}
+    decision = decide(kb, "favorable", prior_therapies=[therapy])
+    assert decision.recommendation == expected
+    if expected == "not-recommended":
+        assert "surveillance.adjuvant-relapse" in rules(decision)
+    if expected == "uncertain":
+        assert any("adjuvant" in u for u in decision.unknowns)
+
+
+def test_sarcomatoid_features(kb: KnowledgeBase) -> None:
+    sarcomatoid = decide(kb, "favorable", diagnosis={"sarcomatoid": True})
+    assert sarcomatoid.recommendation == "not-recommended"
+    assert "surveillance.sarcomatoid" in rules(sarcomatoid)
+    unknown = decide(kb, "favorable", diagnosis={"sarcomatoid": None})
+    assert unknown.recommendation == "uncertain"
+    assert any("sarcomatoid" in u for u in unknown.unknowns)

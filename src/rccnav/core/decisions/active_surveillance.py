@@ -12,8 +12,30 @@ from rccnav.knowledge.model import KnowledgeBase
 def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Decision:
     if line.number > 1:
         return Decision("not-applicable", (because(kb, "surveillance.treatment-naive-only"),))
+    if line.current is not None:
+        running = " + ".join(line.current.agents)
+        return Decision(
+            "not-applicable",
+            (
+                because(
+                    kb,
+                    "surveillance.treatment-naive-only",
+                    f"Currently receiving {running}: active surveillance is an alternative to "
+                    "starting systemic therapy in treatment-naive patients (Rini 2016), not a "
+                    "reason to stop a therapy that is working.",
+                ),
+            ),
+        )
     against: list[Reason] = []
     unknowns: list[str] = []
+    if line.adjuvant_refractory is True:
+        against.append(because(kb, "surveillance.adjuvant-relapse"))
+    elif line.adjuvant_refractory is None:
+        unknowns.append("whether the disease recurred during adjuvant therapy or within 6 months")
+    if case.diagnosis.sarcomatoid is True:
+        against.append(because(kb, "surveillance.sarcomatoid"))
+    elif case.diagnosis.sarcomatoid is None:
+        unknowns.append("whether the tumour has sarcomatoid features")
     max_factors = kb.param("surveillance.candidate", "max_imdc_factors")
     max_sites = kb.param("surveillance.candidate", "max_organ_sites")
     if imdc.factor_count_min > max_factors:

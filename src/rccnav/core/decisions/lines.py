@@ -51,6 +51,9 @@ class Line:
     first: PriorTherapy | None = None
     #: The last day the first line can have started (for an undated first line).
     first_latest_start: date | None = None
+    #: Recurrence during adjuvant therapy or within 6 months of it: True, False (none
+    #: given, or all recurrences late), None (timing not recorded).
+    adjuvant_refractory: bool | None = False
 
 
 @dataclass(slots=True)
@@ -208,6 +211,7 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
     agents: set[str] = set()
     classes: set[AgentClass] = set()
     pd1_progression = False
+    refractory_states: list[bool | None] = []
     gap_days = kb.param("therapy.line-of-therapy", "gap_days")
 
     metastatic: list[tuple[PriorTherapy, str, set[str], set[AgentClass]]] = []
@@ -222,6 +226,7 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
             adjuvant_agents |= therapy_agents
             pd1 = bool(therapy_classes & PD1_AXIS_CLASSES)
             refractory, recurrence = _adjuvant_refractory(case, therapy, kb)
+            refractory_states.append(refractory)
             if refractory is True:
                 classes |= therapy_classes
                 agents |= therapy_agents
@@ -316,6 +321,13 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
         adjuvant=tuple(adjuvant),
         first=_first(courses),
         first_latest_start=_latest_first_start(courses, on),
+        adjuvant_refractory=(
+            True
+            if True in refractory_states
+            else None
+            if None in refractory_states
+            else False
+        ),
     )
 
 
