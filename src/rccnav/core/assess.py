@@ -64,7 +64,7 @@ def assess(
     imdc = _with_regimen_impact(imdc, therapy)
     local = local_therapy.decide(case, baseline, kb)
     warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
-    warnings.extend(local_therapy.urgent_warnings(case, kb))
+    warnings.extend(local_therapy.urgent_warnings(case, kb, baseline))
     return Assessment(
         on=on,
         case_id=case.case_id,

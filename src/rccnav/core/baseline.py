@@ -34,6 +34,10 @@ LAB_FIELDS = (
     "ldh",
     "egfr",
     "creatinine",
+    "creatinine_clearance",
+    "bilirubin_total",
+    "ast",
+    "alt",
 )
 
 

@@ -30,7 +30,8 @@ def decide(kb: KnowledgeBase, **case: Any) -> Decision:
         ("SDHB", "genetics.sdh"),
         ("SDHD", "genetics.sdh"),
         ("BAP1", "genetics.other-genes"),
-        ("TSC2", "genetics.other-genes"),
+        ("TSC1", "genetics.tsc"),
+        ("TSC2", "genetics.tsc"),
     ],
 )
 def test_known_variant_names_its_syndrome(kb: KnowledgeBase, gene: str, rule: str) -> None:
@@ -93,3 +94,34 @@ def test_unknown_history_is_uncertain_not_no_trigger(kb: KnowledgeBase) -> None:
         "family history of RCC",
         "bilateral or multifocal tumours",
     }
+
+
+def test_tsc_note_names_mtor_inhibition(kb: KnowledgeBase) -> None:
+    # EXIST-2 (Bissler 2013): everolimus for TSC angiomyolipoma; mTOR pathway activation.
+    decision = genetics.decide(make_case(germline={"pathogenic_variants": ["TSC2"]}), kb)
+    assert any("mTOR" in r.text for r in decision.reasons)
+
+
+@pytest.mark.parametrize(
+    ("sickle", "expect", "unknown"),
+    [
+        (None, "test for sickle haemoglobin", True),
+        ("trait", "inform relatives", False),
+        ("disease", "inform relatives", False),
+        ("none", "review the diagnosis", False),
+    ],
+)
+def test_medullary_carcinoma_asks_for_sickle_haemoglobin(
+    kb: KnowledgeBase, sickle: str | None, expect: str, unknown: bool
+) -> None:
+    # Alvarez 2015: sickle-cell trait in 88%, disease in 8% of 217 RMC cases.
+    case = make_case(diagnosis={"histology": "medullary"}, comorbidities={"sickle_cell": sickle})
+    decision = genetics.decide(case, kb)
+    first = decision.reasons[0]
+    assert first.rule == "genetics.medullary-sickle-cell" and expect in first.text
+    assert ("sickle haemoglobin status" in decision.unknowns) is unknown
+
+
+def test_no_sickle_note_for_clear_cell(kb: KnowledgeBase) -> None:
+    decision = genetics.decide(make_case(), kb)
+    assert all(r.rule != "genetics.medullary-sickle-cell" for r in decision.reasons)

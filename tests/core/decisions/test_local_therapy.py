@@ -66,26 +66,65 @@ def test_bone_metastases(kb: KnowledgeBase) -> None:
     assert "local.bone-targeted-agents" in painless
 
 
-@pytest.mark.parametrize(("egfr", "caution"), [(25.0, True), (30.0, False), (60.0, False)])
-def test_zoledronic_acid_renal_caution(kb: KnowledgeBase, egfr: float, caution: bool) -> None:
-    # Avoid zoledronic acid with CrCl < 30 mL/min (reference §9.2).
-    found = measures(
-        kb,
-        disease={"metastases": [{"site": "bone"}]},
-        labs={"egfr": lab(egfr, "mL/min/{1.73_m2}")},
-    )
-    rules = {r.rule for r in found["local.bone-targeted-agents"].reasons}
-    assert ("local.zoledronic-renal" in rules) is caution
+def bone_reasons(kb: KnowledgeBase, **case: Any) -> list[Any]:
+    disease = case.pop("disease", {"metastases": [{"site": "bone"}]})
+    return list(measures(kb, disease=disease, **case)["local.bone-targeted-agents"].reasons)
+
+
+def zoledronic_text(kb: KnowledgeBase, **case: Any) -> str:
+    texts = [r.text for r in bone_reasons(kb, **case) if r.rule == "local.zoledronic-renal"]
+    assert len(texts) == 1, texts
+    return texts[0]
+
+
+@pytest.mark.parametrize(
+    ("crcl", "dose"),
+    [
+        (75.0, "4.0 mg"),
+        (60.0, "3.5 mg"),  # label bands: 50-60 -> 3.5 mg
+        (50.0, "3.5 mg"),
+        (45.0, "3.3 mg"),
+        (40.0, "3.3 mg"),
+        (35.0, "3.0 mg"),
+        (30.0, "3.0 mg"),
+        (29.0, "not recommended"),
+    ],
+)
+def test_zoledronic_acid_dose_by_creatinine_clearance(
+    kb: KnowledgeBase, crcl: float, dose: str
+) -> None:
+    # Zometa label: > 60 4.0; 50-60 3.5; 40-49 3.3; 30-39 3.0; < 30 not recommended.
+    text = zoledronic_text(kb, labs={"creatinine_clearance": lab(crcl, "mL/min")})
+    assert dose in text and "eGFR" not in text
+
+
+def test_denosumab_hypocalcaemia_in_advanced_ckd(kb: KnowledgeBase) -> None:
+    # Xgeva label: CrCl < 30 mL/min or dialysis -> greater risk of severe hypocalcaemia.
+    low = {r.rule for r in bone_reasons(kb, labs={"creatinine_clearance": lab(25.0, "mL/min")})}
+    assert "local.denosumab-ckd" in low
+    normal = {r.rule for r in bone_reasons(kb, labs={"creatinine_clearance": lab(80.0, "mL/min")})}
+    assert "local.denosumab-ckd" not in normal
+
+
+@pytest.mark.parametrize(("egfr", "dose"), [(25.0, "not recommended"), (45.0, "3.3 mg")])
+def test_egfr_only_says_the_label_uses_creatinine_clearance(
+    kb: KnowledgeBase, egfr: float, dose: str
+) -> None:
+    reasons = bone_reasons(kb, labs={"egfr": lab(egfr, "mL/min/{1.73_m2}")})
+    assert "local.renal-method" in {r.rule for r in reasons}
+    text = next(r.text for r in reasons if r.rule == "local.zoledronic-renal")
+    assert "Only eGFR" in text and dose in text and "Cockcroft-Gault" in text
+
+
+def test_unknown_renal_function_asks_for_creatinine(kb: KnowledgeBase) -> None:
+    assert "not known" in zoledronic_text(kb)
 
 
 def test_egfr_after_the_assessment_date_is_ignored(kb: KnowledgeBase) -> None:
-    found = measures(
-        kb,
-        disease={"metastases": [{"site": "bone"}]},
-        labs={"egfr": lab(20.0, "mL/min/{1.73_m2}", day=ON + timedelta(days=10))},
+    text = zoledronic_text(
+        kb, labs={"egfr": lab(20.0, "mL/min/{1.73_m2}", day=ON + timedelta(days=10))}
     )
-    rules = {r.rule for r in found["local.bone-targeted-agents"].reasons}
-    assert "local.zoledronic-renal" not in rules
+    assert "not known" in text
 
 
 @pytest.mark.parametrize(("lesions", "offered"), [(1, True), (5, True), (6, False), (None, False)])
@@ -136,3 +175,119 @@ def test_every_measure_cites_its_rule(kb: KnowledgeBase) -> None:
     for measure_id, measure in found.items():
         assert measure.reasons[0].rule == measure_id
         assert measure.reasons[0].sources
+
+
+# --- hypercalcaemia (issue 8: corrected Ca 14.1 mg/dL with bone metastases) ---------------
+
+
+def calcium_case(value: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "labs": {"calcium_corrected": lab(value, "mg/dL", 8.5, 10.2), **extra.pop("labs", {})},
+        "disease": {"metastases": [{"site": "bone"}]},
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "grade", "urgency", "severity"),
+    [
+        (14.1, "severe", "emergency", "critical"),  # >= 14 mg/dL (3.5 mmol/L)
+        (14.0, "severe", "emergency", "critical"),
+        (13.9, "moderate", "urgent", "critical"),  # 12 to < 14
+        (12.0, "moderate", "urgent", "critical"),
+        (11.0, "mild", "routine", "warning"),  # above the ULN, < 12
+    ],
+)
+def test_hypercalcaemia_alert_by_severity(
+    kb: KnowledgeBase,
+    run: Callable[..., Assessment],
+    value: float,
+    grade: str,
+    urgency: str,
+    severity: str,
+) -> None:
+    found = measures(kb, **calcium_case(value))
+    alert = found["emergency.hypercalcaemia"]
+    assert alert.urgency == urgency and grade in alert.title
+    warnings = [
+        w for w in run(make_case(**calcium_case(value))).warnings if w.code == "hypercalcaemia"
+    ]
+    assert len(warnings) == 1 and warnings[0].severity == severity
+    assert "rehydration" in warnings[0].message and "antiresorptive" in warnings[0].message
+
+
+def test_no_calcium_and_vitamin_d_advice_while_hypercalcaemic(kb: KnowledgeBase) -> None:
+    bone = measures(kb, **calcium_case(14.1))["local.bone-targeted-agents"]
+    rules = {r.rule for r in bone.reasons}
+    assert "local.bone-no-calcium-while-hypercalcaemic" in rules
+    assert "local.bone-calcium-vitamin-d" not in rules
+    positive = [
+        r.text for r in bone.reasons if r.rule != "local.bone-no-calcium-while-hypercalcaemic"
+    ]
+    assert not any("give calcium and vitamin D" in t for t in positive)
+
+
+def test_normal_calcium_gets_calcium_and_vitamin_d(kb: KnowledgeBase) -> None:
+    bone = measures(kb, **calcium_case(9.4))["local.bone-targeted-agents"]
+    rules = {r.rule for r in bone.reasons}
+    assert "local.bone-calcium-vitamin-d" in rules
+    assert "emergency.hypercalcaemia" not in measures(kb, **calcium_case(9.4))
+
+
+def test_unknown_calcium_asks_for_it_before_supplements(kb: KnowledgeBase) -> None:
+    found = measures(
+        kb,
+        labs={"calcium_total": None, "albumin": None},
+        disease={"metastases": [{"site": "bone"}]},
+    )
+    rules = {r.rule for r in found["local.bone-targeted-agents"].reasons}
+    assert "local.bone-calcium-unknown" in rules and "local.bone-calcium-vitamin-d" not in rules
+
+
+def test_payne_corrected_calcium_triggers_the_alert(kb: KnowledgeBase) -> None:
+    # Total 12.9 mg/dL with albumin 2.5 g/dL -> corrected 14.1 (Payne): severe.
+    found = measures(
+        kb,
+        labs={
+            "calcium_total": lab(12.9, "mg/dL", 8.5, 10.2),
+            "albumin": lab(2.5, "g/dL", 3.5, 5.0),
+        },
+    )
+    assert found["emergency.hypercalcaemia"].urgency == "emergency"
+
+
+def test_recorded_hypercalcaemia_without_a_value_is_ungraded(
+    kb: KnowledgeBase, run: Callable[..., Assessment]
+) -> None:
+    case = {
+        "labs": {"calcium_total": None, "albumin": None},
+        "disease": {"hypercalcaemia": True, "sources": {"hypercalcaemia": "Condition/hc"}},
+    }
+    alert = measures(kb, **case)["emergency.hypercalcaemia"]
+    assert alert.urgency == "urgent" and "not graded" in alert.title
+    warning = [w for w in run(make_case(**case)).warnings if w.code == "hypercalcaemia"]
+    assert warning and warning[0].source == "Condition/hc" and warning[0].severity == "critical"
+
+
+# --- fractures -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["pathological_fracture", "impending_fracture"])
+def test_fracture_needs_orthopaedic_stabilisation_first(
+    kb: KnowledgeBase, run: Callable[..., Assessment], flag: str
+) -> None:
+    disease = {
+        "metastases": [{"site": "bone", "painful": True}],
+        flag: True,
+        "sources": {flag: "Condition/fx"},
+    }
+    found = measures(kb, disease=disease)
+    assert found["local.fracture-stabilisation"].urgency == "urgent"
+    warning = [w for w in run(make_case(disease=disease)).warnings if w.code == "fracture"]
+    assert warning and warning[0].severity == "critical" and warning[0].source == "Condition/fx"
+    assert "orthopaedic" in warning[0].message
+
+
+def test_no_fracture_no_stabilisation(kb: KnowledgeBase) -> None:
+    found = measures(kb, disease={"metastases": [{"site": "bone"}], "pathological_fracture": False})
+    assert "local.fracture-stabilisation" not in found

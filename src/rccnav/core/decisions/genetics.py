@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rccnav.core.assessment import Decision, Reason
-from rccnav.core.case import Case, Gene, Histology
+from rccnav.core.case import Case, Gene, Histology, SickleStatus
 from rccnav.core.decisions.common import because
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -16,6 +16,8 @@ _GENE_RULES = {
     Gene.SDHB: "genetics.sdh",
     Gene.SDHC: "genetics.sdh",
     Gene.SDHD: "genetics.sdh",
+    Gene.TSC1: "genetics.tsc",
+    Gene.TSC2: "genetics.tsc",
 }
 
 
@@ -26,7 +28,45 @@ def _age_at_diagnosis(case: Case) -> int | None:
     return diagnosed.year - born.year - ((diagnosed.month, diagnosed.day) < (born.month, born.day))
 
 
+def _sickle_haemoglobin(case: Case, kb: KnowledgeBase) -> tuple[Reason | None, tuple[str, ...]]:
+    """Renal medullary carcinoma: sickle haemoglobin status (Alvarez 2015)."""
+    if case.diagnosis.histology is not Histology.MEDULLARY:
+        return None, ()
+    rule = "genetics.medullary-sickle-cell"
+    status = case.comorbidities.sickle_cell
+    if status is None:
+        text = (
+            "Renal medullary carcinoma and sickle haemoglobin status not recorded: test for "
+            "sickle haemoglobin (haemoglobin electrophoresis); sickle-cell trait is present in "
+            "almost every case and relatives may carry it."
+        )
+        return because(kb, rule, text), ("sickle haemoglobin status",)
+    if status is SickleStatus.NONE:
+        text = (
+            "Renal medullary carcinoma without sickle haemoglobin is exceptional: review the "
+            "diagnosis (SMARCB1/INI1-deficient RCC, unclassified)."
+        )
+        return because(kb, rule, text), ()
+    text = (
+        f"Renal medullary carcinoma with sickle-cell {status.value}: inform relatives who may "
+        "carry sickle haemoglobin (genetic counselling)."
+    )
+    return because(kb, rule, text), ()
+
+
 def decide(case: Case, kb: KnowledgeBase) -> Decision:
+    decision = _decide(case, kb)
+    sickle, missing = _sickle_haemoglobin(case, kb)
+    if sickle is None:
+        return decision
+    return Decision(
+        decision.recommendation,
+        (sickle, *decision.reasons),
+        tuple(dict.fromkeys((*missing, *decision.unknowns))),
+    )
+
+
+def _decide(case: Case, kb: KnowledgeBase) -> Decision:
     variants = case.germline.pathogenic_variants
     if variants:
         reasons = [because(kb, _GENE_RULES.get(g, "genetics.other-genes")) for g in variants]

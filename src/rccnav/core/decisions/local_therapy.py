@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rccnav.core.assessment import LocalMeasure, Severity, Warning
+from rccnav.core.assessment import LocalMeasure, Reason, Severity, Warning
 from rccnav.core.baseline import Baseline
 from rccnav.core.case import Case, Site
+from rccnav.core.decisions import hypercalcaemia
 from rccnav.core.decisions.common import (
     because,
     brain_metastases,
@@ -22,6 +23,9 @@ def _measure(kb: KnowledgeBase, rule_id: str, title: str, urgency: str) -> Local
 def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeasure, ...]:
     measures: list[LocalMeasure] = []
     d = case.disease
+    calcium = hypercalcaemia.assess(case, baseline, kb)
+    if calcium.raised:
+        measures.append(_hypercalcaemia_measure(calcium, kb))
     if d.spinal_cord_compression:
         measures.append(
             _measure(
@@ -41,6 +45,16 @@ def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeas
                 kb, "local.brain-imaging", "Brain imaging before systemic therapy or CN", "routine"
             )
         )
+    if d.pathological_fracture or d.impending_fracture:
+        kind = "Pathological" if d.pathological_fracture else "Impending"
+        measures.append(
+            _measure(
+                kb,
+                "local.fracture-stabilisation",
+                f"{kind} fracture: orthopaedic stabilisation assessment first",
+                "urgent",
+            )
+        )
     bone = [m for m in d.metastases if m.site is Site.BONE]
     if any(m.painful for m in bone):
         measures.append(
@@ -52,7 +66,7 @@ def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeas
             )
         )
     if bone:
-        measures.append(_bone_agents(baseline, kb))
+        measures.append(_bone_agents(case, baseline, kb, calcium))
     lesions = total_lesions(case)
     if lesions is not None and 0 < lesions <= kb.param("local.oligometastatic-sbrt", "max_lesions"):
         measures.append(
@@ -92,27 +106,118 @@ def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeas
     return tuple(measures)
 
 
-def _bone_agents(baseline: Baseline, kb: KnowledgeBase) -> LocalMeasure:
+_SEVERITY_URGENCY = {"severe": "emergency", "moderate": "urgent", "present": "urgent"}
+
+
+def _hypercalcaemia_measure(calcium: hypercalcaemia.Calcium, kb: KnowledgeBase) -> LocalMeasure:
+    grade = calcium.grade or "present"
+    label = "severity not graded" if grade == "present" else grade
+    urgency = _SEVERITY_URGENCY.get(grade, "routine")
+    title = f"Hypercalcaemia ({calcium.evidence}; {label}): rehydration and antiresorptive"
+    return LocalMeasure(
+        "emergency.hypercalcaemia",
+        title,
+        urgency,  # type: ignore[arg-type]
+        (because(kb, hypercalcaemia.RULE),),
+    )
+
+
+def _renal_function(case: Case, baseline: Baseline) -> tuple[float | None, str]:
+    """(value in mL/min, description) from creatinine clearance, else eGFR."""
+    crcl = baseline.labs.get("creatinine_clearance")
+    if crcl is not None:
+        method = case.labs.creatinine_clearance_method
+        how = f", {method.value}" if method is not None else ""
+        return crcl.value, f"creatinine clearance {crcl.value:g} mL/min{how}"
+    egfr = baseline.labs.get("egfr")
+    if egfr is not None:
+        method = case.labs.egfr_method
+        how = f", {method.value}" if method is not None else ""
+        return egfr.value, f"eGFR {egfr.value:g} mL/min/1.73 m2{how}"
+    return None, ""
+
+
+def _zoledronic_dose(value: float, kb: KnowledgeBase) -> str:
+    rule = "local.zoledronic-renal"
+    if value > kb.param(rule, "dose_4_0_above"):
+        return "4.0 mg"
+    if value >= kb.param(rule, "dose_3_5_from"):
+        return "3.5 mg"
+    if value >= kb.param(rule, "dose_3_3_from"):
+        return "3.3 mg"
+    if value >= kb.param(rule, "dose_3_0_from"):
+        return "3.0 mg"
+    return "not recommended (denosumab instead)"
+
+
+def _renal_reasons(case: Case, baseline: Baseline, kb: KnowledgeBase) -> list[Reason]:
+    value, described = _renal_function(case, baseline)
+    rule = "local.zoledronic-renal"
+    if value is None:
+        return [
+            because(
+                kb,
+                rule,
+                "Renal function is not known: measure creatinine and calculate creatinine "
+                "clearance before zoledronic acid (dose by clearance; not below 30 mL/min).",
+            )
+        ]
+    estimated_only = "creatinine_clearance" not in baseline.labs
+    dose = _zoledronic_dose(value, kb)
+    reasons: list[Reason] = []
+    if estimated_only:
+        reasons.append(because(kb, "local.renal-method"))
+        text = (
+            f"Only {described} is known: on that figure zoledronic acid would be {dose}; "
+            "confirm with Cockcroft-Gault creatinine clearance before dosing."
+        )
+    else:
+        text = f"Zoledronic acid for {described}: {dose} (label table)."
+    reasons.append(because(kb, rule, text))
+    if value < kb.param("local.denosumab-ckd", "crcl_below_ml_min"):
+        reasons.append(because(kb, "local.denosumab-ckd"))
+    return reasons
+
+
+def _bone_agents(
+    case: Case, baseline: Baseline, kb: KnowledgeBase, calcium: hypercalcaemia.Calcium
+) -> LocalMeasure:
     measure = _measure(
         kb,
         "local.bone-targeted-agents",
         "Bone-targeted agent (zoledronic acid or denosumab)",
         "routine",
     )
-    egfr = baseline.labs.get("egfr")  # dated, windowed, in mL/min
-    limit = kb.param("local.zoledronic-renal", "min_crcl_ml_min")
-    if egfr is not None and egfr.value < limit:
-        return LocalMeasure(
-            measure.id,
-            measure.title,
-            measure.urgency,
-            (*measure.reasons, because(kb, "local.zoledronic-renal")),
-        )
-    return measure
+    if calcium.raised:
+        supplement = because(kb, "local.bone-no-calcium-while-hypercalcaemic")
+    elif calcium.raised is False:
+        supplement = because(kb, "local.bone-calcium-vitamin-d")
+    else:
+        supplement = because(kb, "local.bone-calcium-unknown")
+    return LocalMeasure(
+        measure.id,
+        measure.title,
+        measure.urgency,
+        (*measure.reasons, supplement, *_renal_reasons(case, baseline, kb)),
+    )
 
 
-def urgent_warnings(case: Case, kb: KnowledgeBase) -> list[Warning]:
+def urgent_warnings(
+    case: Case, kb: KnowledgeBase, baseline: Baseline | None = None
+) -> list[Warning]:
     warnings: list[Warning] = []
+    if baseline is not None:
+        calcium = hypercalcaemia.assess(case, baseline, kb)
+        if calcium.raised:
+            warnings.append(_hypercalcaemia_warning(calcium, kb))
+    d = case.disease
+    if d.pathological_fracture or d.impending_fracture:
+        rule = kb.rule("local.fracture-stabilisation")
+        field = "pathological_fracture" if d.pathological_fracture else "impending_fracture"
+        source = d.sources.get(field, f"disease.{field}")
+        warnings.append(
+            Warning("fracture", "critical", rule.statement, source, rule.id, rule.sources)
+        )
     if case.disease.spinal_cord_compression:
         rule = kb.rule("local.cord-compression")
         warnings.append(
@@ -142,3 +247,17 @@ def urgent_warnings(case: Case, kb: KnowledgeBase) -> list[Warning]:
             Warning("brain-metastases", severity, message, source, rule.id, rule.sources)
         )
     return warnings
+
+
+def _hypercalcaemia_warning(calcium: hypercalcaemia.Calcium, kb: KnowledgeBase) -> Warning:
+    rule = kb.rule(hypercalcaemia.RULE)
+    grade = calcium.grade or "present"
+    severity: Severity = "warning" if grade == "mild" else "critical"
+    label = "severity not graded: measure corrected calcium" if grade == "present" else grade
+    message = (
+        f"Hypercalcaemia ({calcium.evidence}; {label}). "
+        "Intravenous saline rehydration and an antiresorptive (zoledronic acid 4 mg, or "
+        "denosumab when renal function is poor); calcitonin for a rapid effect when severe or "
+        "symptomatic; stop calcium and vitamin D supplements and thiazides."
+    )
+    return Warning("hypercalcaemia", severity, message, calcium.source, rule.id, rule.sources)

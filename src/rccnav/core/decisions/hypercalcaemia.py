@@ -1,0 +1,69 @@
+"""Is the patient hypercalcaemic, and how severely? (emergency, bone-agent advice)
+
+Severity is read from the albumin-corrected calcium the baseline prepared (reported
+corrected value, or Payne from total calcium and albumin) in mg/dL: mild above the
+upper limit but below 12, moderate 12 to below 14, severe 14 or more (bands in common
+use; thresholds are knowledge-base parameters). A recorded diagnosis of
+hypercalcaemia, or an ionised calcium above its upper limit, without a corrected value
+is hypercalcaemia of unknown severity. A borderline value inside a fallback limit
+interval is unknown, never normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rccnav.core.baseline import Baseline, LabValue
+from rccnav.core.case import Case
+from rccnav.knowledge.model import KnowledgeBase
+
+RULE = "emergency.hypercalcaemia"
+
+Grade = Literal["mild", "moderate", "severe", "present"]
+
+
+@dataclass(frozen=True, slots=True)
+class Calcium:
+    """``raised``: True / False / None (unknown); ``grade`` when raised."""
+
+    raised: bool | None
+    grade: Grade | None = None
+    evidence: str = ""
+    source: str | None = None
+
+
+def _above_upper(value: LabValue) -> bool | None:
+    upper = value.upper
+    if upper is None:
+        return None
+    if value.value > upper.high:
+        return True
+    if value.value <= upper.low:
+        return False
+    return None
+
+
+def assess(case: Case, baseline: Baseline, kb: KnowledgeBase) -> Calcium:
+    corrected = baseline.labs.get("calcium_corrected")
+    if corrected is not None:
+        text = f"corrected calcium {corrected.value:g} mg/dL"
+        if corrected.value >= kb.param(RULE, "severe_from_mg_dl"):
+            return Calcium(True, "severe", text, corrected.source)
+        if corrected.value >= kb.param(RULE, "moderate_from_mg_dl"):
+            return Calcium(True, "moderate", text, corrected.source)
+        above = _above_upper(corrected)
+        if above:
+            return Calcium(True, "mild", text, corrected.source)
+        if above is False and case.disease.hypercalcaemia is not True:
+            return Calcium(False, None, text, corrected.source)
+    ionized = baseline.labs.get("calcium_ionized")
+    if ionized is not None and _above_upper(ionized):
+        text = f"ionised calcium {ionized.value:g} mmol/L above its upper limit"
+        return Calcium(True, "present", text, ionized.source)
+    if case.disease.hypercalcaemia is True:
+        source = case.disease.sources.get("hypercalcaemia", "disease.hypercalcaemia")
+        return Calcium(True, "present", "hypercalcaemia recorded", source)
+    if ionized is not None and _above_upper(ionized) is False and corrected is None:
+        return Calcium(False, None, "ionised calcium within its limits", ionized.source)
+    return Calcium(None)
