@@ -18,7 +18,7 @@ from rccnav.adapters.errors import InputError
 from rccnav.adapters.intake import assess_input, read_input
 from rccnav.knowledge.loader import default_knowledge_base
 
-from .builders import ON, bundle, lab, patient, primary, read
+from .builders import ON, bundle, lab, patient, primary, read, score, warnings_about
 
 
 @pytest.mark.parametrize("bad", ["2025-13-45", "2025-02-30", "yesterday", "YYYY-MM-DD", 20250101])
@@ -102,3 +102,84 @@ def test_cli_exit_2_when_on_is_before_the_diagnosis(
     assert main(["assess", str(path), "--on", "2026-05-01"]) == 2
     assert "before the RCC diagnosis" in capsys.readouterr().err
     assert main(["assess", str(path), "--on", "2026-06-01"]) == 0
+
+
+# -- same-day results that disagree --------------------------------------------------
+
+KPS, ECOG = "89243-0", "89247-1"
+
+
+def _hb(value: float, rid: str, when: str = "2026-10-25", unit: str = "g/dL") -> dict[str, Any]:
+    low, high = (13.5, 17.5) if unit == "g/dL" else (135.0, 175.0)
+    return lab("718-7", value, unit, when=when, low=low, high=high, id=rid)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (_hb(14.2, "hb-a"), _hb(12.1, "hb-b")),  # the example: normal vs low
+        (_hb(12.1, "hb-a", "2026-10-25T08:00:00Z"), _hb(14.2, "hb-b", "2026-10-25T16:00:00Z")),
+        (_hb(14.2, "hb-a"), _hb(121.0, "hb-b", unit="g/L")),
+    ],
+)
+def test_same_day_results_that_change_a_factor_are_unknown(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    intake = read([patient(), primary(), first, second])
+    assert intake.case.labs.hemoglobin is None
+    (warned,) = warnings_about(intake, "same-day results disagree")
+    assert "Observation/hb-a" in warned and "Observation/hb-b" in warned
+    assert "treated as unknown" in warned
+
+
+@pytest.mark.parametrize(
+    ("loinc", "values", "unit", "low", "high"),
+    [
+        ("718-7", (14.2, 14.9), "g/dL", 13.5, 17.5),  # both normal
+        ("777-3", (510.0, 620.0), "10*3/uL", 150.0, 400.0),  # both above the ULN
+    ],
+)
+def test_same_day_results_that_agree_on_the_factor_are_used(
+    loinc: str, values: tuple[float, float], unit: str, low: float, high: float
+) -> None:
+    results = [lab(loinc, v, unit, low=low, high=high, id=f"r{i}") for i, v in enumerate(values)]
+    intake = read([patient(), primary(), *results])
+    field = "hemoglobin" if loinc == "718-7" else "platelets"
+    assert getattr(intake.case.labs, field) is not None
+    (warned,) = warnings_about(intake, "same-day results disagree")
+    assert "same risk factor status" in warned
+
+
+def test_same_day_platelets_either_side_of_the_uln_are_unknown() -> None:
+    results = [
+        lab("777-3", v, "10*3/uL", low=150.0, high=400.0, id=f"plt-{i}")
+        for i, v in enumerate((450.0, 300.0))
+    ]
+    intake = read([patient(), primary(), *results])
+    assert intake.case.labs.platelets is None
+
+
+@pytest.mark.parametrize(
+    ("scores", "known"),
+    [
+        (((KPS, 90), (ECOG, 2)), False),  # the example
+        (((KPS, 90), (KPS, 70)), False),
+        (((ECOG, 0), (ECOG, 2)), False),
+        (((KPS, 90), (ECOG, 0)), True),  # compatible: ECOG 0 is KPS 90-100
+        (((KPS, 60), (ECOG, 2)), True),  # compatible: ECOG 2 is KPS 50-60
+        (((KPS, 70), (ECOG, 3)), True),  # incompatible, but KPS < 80 either way
+    ],
+)
+def test_same_day_performance_status(scores: tuple[tuple[str, int], ...], known: bool) -> None:
+    results = [score(code, value, id=f"ps-{i}") for i, (code, value) in enumerate(scores)]
+    intake = read([patient(), primary(), *results])
+    assert (intake.case.performance is not None) is known
+
+
+def test_results_on_different_days_are_not_a_conflict() -> None:
+    intake = read(
+        [patient(), primary(), _hb(12.1, "hb-old", "2026-10-20"), _hb(14.2, "hb-new", "2026-10-25")]
+    )
+    assert intake.case.labs.hemoglobin is not None
+    assert intake.case.labs.hemoglobin.source == "Observation/hb-new"
+    assert not warnings_about(intake, "same-day")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from rccnav.adapters.fhir.bundle import Entry, ResourceIndex
 from rccnav.adapters.fhir.values import FhirDate, codings, concept_texts, parse_date
@@ -11,6 +12,9 @@ from rccnav.core.assessment import Severity, Warning
 from rccnav.core.case import Sex
 from rccnav.knowledge.model import KnowledgeBase
 from rccnav.knowledge.terminology import Terminology
+
+if TYPE_CHECKING:
+    from rccnav.adapters.fhir.conflicts import Conflict
 
 
 @dataclass(slots=True)
@@ -25,6 +29,8 @@ class ReadContext:
     # Observation source -> (date, DiagnosticReport entry) for results a report lists.
     report_dates: dict[str, tuple[FhirDate, Entry]] = field(default_factory=dict)
     warnings: list[Warning] = field(default_factory=list)
+    #: Same-day results that disagree, settled once the Case is built (``conflicts.py``).
+    conflicts: list[Conflict] = field(default_factory=list)
     #: Resources removed as not this patient's data (see ``subject.py``).
     set_aside: int = 0
     ignored: list[str] = field(default_factory=list)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from rccnav.adapters.fhir.bundle import Entry
+from rccnav.adapters.fhir.conflicts import Conflict
 from rccnav.adapters.fhir.context import ReadContext
 from rccnav.adapters.fhir.values import (
     JSON,
@@ -61,6 +62,8 @@ class Candidate:
     final: bool = True
     # Labs are read lazily: only results newer than the chosen one are parsed.
     lab: str | None = None
+    # Usable results of the same day as this chosen one (a same-day disagreement).
+    same_day: list[Candidate] = field(default_factory=list)
 
     def sort_key(self) -> tuple[date, str, bool]:
         assert self.when is not None
@@ -554,6 +557,13 @@ def choose(candidates: list[Candidate], label: str, ctx: ReadContext) -> Candida
     superseded = 0
     for candidate in current:
         if chosen is not None:
+            assert chosen.when is not None and candidate.when is not None
+            if candidate.when.day == chosen.when.day:
+                _evaluate(candidate, ctx)
+                if candidate.value is not None or candidate.pending is not None:
+                    candidate.entry.used = True
+                    chosen.same_day.append(candidate)
+                    continue
             superseded += 1
             continue
         _evaluate(candidate, ctx)
@@ -590,7 +600,61 @@ def _select_measurements(
         best = choose(candidates, lab, ctx)
         if best is not None and best.pending is not None:
             chosen[lab] = _measurement(best, lab, ctx)
+            rivals = [_measurement(c, lab, ctx) for c in best.same_day if c.pending is not None]
+            conflict = _conflict(lab, [chosen[lab], *rivals]) if rivals else None
+            if conflict is not None and lab in LAB_FIELDS:
+                ctx.conflicts.append(conflict)
     return chosen
+
+
+def _shown(value: Measurement | PerformanceStatus) -> str:
+    if isinstance(value, Measurement):
+        return f"{value.value:g} {value.unit} ({value.source})"
+    score = f"KPS {value.kps}" if value.kps is not None else f"ECOG {value.ecog}"
+    return f"{score} ({value.source})"
+
+
+def _conflict(field_name: str, values: list[Measurement | PerformanceStatus]) -> Conflict | None:
+    """A conflict when the same-day values differ in anything but their source."""
+    distinct = {v.model_copy(update={"source": None}) for v in values}
+    if len(distinct) < 2:
+        return None
+    return Conflict(field_name, tuple(values), tuple(_shown(v) for v in values))
+
+
+def _status(candidate: Candidate, kind: str) -> PerformanceStatus:
+    assert candidate.when is not None and isinstance(candidate.value, int)
+    return PerformanceStatus(
+        kps=candidate.value if kind == "kps" else None,
+        ecog=candidate.value if kind == "ecog" else None,
+        date=candidate.when.day,
+        source=candidate.entry.source,
+    )
+
+
+def _performance_conflict(kps: Candidate | None, ecog: Candidate | None, ctx: ReadContext) -> None:
+    """Same-day KPS values that differ, ECOG values that differ, or a KPS outside the KPS
+    range of a same-day ECOG (rule prognosis.ecog-to-kps), such as KPS 90 with ECOG 2."""
+    values: list[PerformanceStatus] = []
+    for chosen, kind in ((kps, "kps"), (ecog, "ecog")):
+        if chosen is not None:
+            values += [_status(c, kind) for c in (chosen, *chosen.same_day) if c.value is not None]
+    latest = max(v.date for v in values if v.date is not None)
+    values = [v for v in values if v.date == latest]  # older ones are simply superseded
+    scores_kps = {v.kps for v in values if v.kps is not None}
+    scores_ecog = {v.ecog for v in values if v.ecog is not None}
+    compatible = len(scores_kps) <= 1 and len(scores_ecog) <= 1
+    if compatible and scores_kps and scores_ecog:
+        (kps_value,), (ecog_value,) = scores_kps, scores_ecog
+        low = ctx.kb.param("prognosis.ecog-to-kps", f"ecog{ecog_value}_kps_low")
+        high = ctx.kb.param("prognosis.ecog-to-kps", f"ecog{ecog_value}_kps_high")
+        compatible = low <= kps_value <= high
+    if compatible:
+        return
+    values.sort(key=lambda v: v.kps is None)  # the reader's pick (KPS wins a tie) first
+    conflict = _conflict("performance", list(values))
+    if conflict is not None:
+        ctx.conflicts.append(conflict)
 
 
 def select_performance(found: ObservationFindings, ctx: ReadContext) -> PerformanceStatus | None:
@@ -599,6 +663,7 @@ def select_performance(found: ObservationFindings, ctx: ReadContext) -> Performa
     ecog = choose(found.ecog, "ECOG", ctx)
     if kps is None and ecog is None:
         return None
+    _performance_conflict(kps, ecog, ctx)
     use_kps = kps is not None and (ecog is None or kps.sort_key()[0] >= ecog.sort_key()[0])
     picked = kps if use_kps else ecog
     other = ecog if use_kps else kps

@@ -32,6 +32,7 @@ from rccnav.adapters.fhir.bundle import (
     remove_entries,
 )
 from rccnav.adapters.fhir.conditions import ConditionFindings, earliest_sensible, read_condition
+from rccnav.adapters.fhir.conflicts import settle
 from rccnav.adapters.fhir.context import ReadContext
 from rccnav.adapters.fhir.observations import (
     ObservationFindings,
@@ -302,7 +303,7 @@ def _assemble(
     primary = _primary_tumour(removed, nephrectomy_date, procedures, conditions, ctx)
     metastases = _treated(conditions, procedures)
     try:
-        return Case(
+        case = Case(
             case_id=_opaque_id(patient),
             sex=ctx.sex,
             birth_date=ctx.birth_date,
@@ -325,6 +326,7 @@ def _assemble(
         )
     except ValidationError as exc:
         raise InputError(f"the FHIR data do not make a consistent case: {exc}", where=name) from exc
+    return settle(case, ctx)
 
 
 def _opaque_id(patient: Entry) -> str:
