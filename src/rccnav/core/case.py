@@ -191,12 +191,24 @@ class Diagnosis(_Strict):
     date: dt.date | None = Field(
         None, description="Date of the initial RCC diagnosis (not of metastasis)"
     )
+    date_latest: dt.date | None = Field(
+        None,
+        description="Only when the record gives the diagnosis date as a month or a year: the "
+        "last possible day (`date` is then the first). A factor that depends on the date is "
+        "unknown when its answer differs within that interval.",
+    )
     histology: Histology | None = None
     sarcomatoid: bool | None = None
     metastasis_date: dt.date | None = Field(
         None, description="Date metastatic disease was diagnosed"
     )
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _interval_is_ordered(self) -> Diagnosis:
+        if self.date_latest is not None and (self.date is None or self.date_latest < self.date):
+            raise ValueError("date_latest needs date (the first possible day) on or before it")
+        return self
 
 
 class Germline(_Strict):

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from rccnav.adapters.casefile import read_case_file
 from rccnav.adapters.cli import main
 from rccnav.adapters.errors import InputError
 from rccnav.adapters.intake import assess_input, read_input
+from rccnav.core.assess import assess
 from rccnav.knowledge.loader import default_knowledge_base
 
 from .builders import ON, bundle, lab, patient, primary, read, score, warnings_about
@@ -183,3 +185,55 @@ def test_results_on_different_days_are_not_a_conflict() -> None:
     assert intake.case.labs.hemoglobin is not None
     assert intake.case.labs.hemoglobin.source == "Observation/hb-new"
     assert not warnings_about(intake, "same-day")
+
+
+# -- partial dates ---------------------------------------------------------------------
+
+
+def _time_factor(case: Any, on: date = ON) -> str:
+    result = assess(case, default_knowledge_base(), on)
+    (factor,) = [f for f in result.imdc.factors if f.name == "time_to_treatment"]
+    return str(factor.status)
+
+
+@pytest.mark.parametrize(
+    ("onset", "status"),
+    [
+        ("2025-11", "unknown"),  # 1 Nov 2025 is exactly a year before; 30 Nov is not
+        ("2025", "unknown"),  # a year's worth of days either side of the anniversary
+        ("2025-10", "absent"),  # every possible day is more than a year before
+        ("2025-12", "present"),  # every possible day is less than a year before
+        ("2024", "absent"),
+        ("2026-03", "present"),
+        ("2025-11-01", "absent"),  # a full date decides (on the anniversary: not < 1 year)
+        ("2025-11-02", "present"),
+    ],
+)
+def test_partial_diagnosis_date_is_an_interval(onset: str, status: str) -> None:
+    intake = read([patient(), primary(onset=onset)])
+    assert _time_factor(intake.case) == status
+
+
+def test_partial_date_interval_is_cut_at_the_assessment_date() -> None:
+    intake = read([patient(), primary(onset="2026-10")], on=date(2026, 10, 15))
+    assert intake.case.diagnosis.date_latest == date(2026, 10, 15)
+
+
+@pytest.mark.parametrize(
+    ("latest", "status"),
+    [("2025-11-30", "unknown"), ("2025-10-31", "absent"), (None, "absent")],
+)
+def test_case_file_date_interval(latest: str | None, status: str) -> None:
+    text = "case_id: partial\ndiagnosis:\n  date: 2025-10-01\n"
+    if latest:
+        text += f"  date_latest: {latest}\n"
+    case = read_case_file(text.encode(), name="case.yaml", today=ON)
+    assert _time_factor(case) == status
+
+
+@pytest.mark.parametrize(
+    "diagnosis", ["{date_latest: 2025-11-30}", "{date: 2025-11-30, date_latest: 2025-11-01}"]
+)
+def test_case_file_interval_must_be_ordered(diagnosis: str) -> None:
+    with pytest.raises(InputError, match="date_latest"):
+        read_case_file(f"case_id: x\ndiagnosis: {diagnosis}\n".encode(), name="c.yaml", today=ON)

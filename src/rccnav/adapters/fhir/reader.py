@@ -62,7 +62,13 @@ from rccnav.adapters.fhir.therapy import (
     read_procedure,
 )
 from rccnav.adapters.fhir.tumour import other_cancer_warning
-from rccnav.adapters.fhir.values import as_str, dicts, parse_date, reference_of
+from rccnav.adapters.fhir.values import (
+    as_str,
+    dicts,
+    last_possible_day,
+    parse_date,
+    reference_of,
+)
 from rccnav.core.assessment import InputSummary, Warning
 from rccnav.core.case import (
     Case,
@@ -420,18 +426,25 @@ def _diagnosis(
             conditions.primaries[0].entry.source,
         )
     elif not diagnosed.precise:
+        last = min(last_possible_day(diagnosed), ctx.on)
         ctx.warn(
-            f"RCC diagnosis date given only as {diagnosed.text!r}; taken as {diagnosed.day}",
+            f"RCC diagnosis date given only as {diagnosed.text!r}: any day from "
+            f"{diagnosed.day} to {last}; where that changes a factor, the factor is unknown",
             source,
             "info",
         )
-    return _diagnosis_with(
+    diagnosis = _diagnosis_with(
         conditions,
         ctx,
         diagnosed.day if diagnosed else None,
         source or conditions.primaries[0].entry.source,
         observations,
     )
+    if diagnosed is not None and not diagnosed.precise:
+        last = min(last_possible_day(diagnosed), ctx.on)
+        if last > diagnosed.day:
+            diagnosis = diagnosis.model_copy(update={"date_latest": last})
+    return diagnosis
 
 
 def _diagnosis_with(

@@ -86,6 +86,17 @@ def parse_date(value: Any) -> FhirDate | None:
     return FhirDate(parsed, precise=day is not None, text=text.strip())
 
 
+def last_possible_day(found: FhirDate) -> date:
+    """The last calendar day a partial date (``YYYY`` or ``YYYY-MM``) can stand for."""
+    if found.precise:
+        return found.day
+    match = _DATE.match(found.text)
+    if match is not None and match.group(2) is None:
+        return date(found.day.year, 12, 31)
+    next_month = date(found.day.year + found.day.month // 12, found.day.month % 12 + 1, 1)
+    return date.fromordinal(next_month.toordinal() - 1)
+
+
 def period_start(value: Any) -> FhirDate | None:
     period = as_dict(value)
     return parse_date(period.get("start")) if period else None

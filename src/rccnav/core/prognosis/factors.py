@@ -70,7 +70,23 @@ def time_to_treatment(
         return Factor(
             name, "unknown", "date of initial RCC diagnosis is unknown", threshold=rule.statement
         )
+    # A diagnosis date known only as a month or year is the interval [date, date_latest]:
+    # the factor is present only if it is for the earliest anniversary, absent only if
+    # it is for the latest, and unknown when the interval straddles the threshold.
+    last_possible = case.diagnosis.date_latest or diagnosed
     anniversary = first_anniversary(diagnosed)
+    last_anniversary = first_anniversary(last_possible)
+    if start is not None and anniversary <= start < last_anniversary:
+        return Factor(
+            name,
+            "unknown",
+            f"the initial diagnosis is recorded only as a day from {diagnosed} to "
+            f"{last_possible}; {measured_to} ({start}) is less than a year after some of "
+            "those days and more than a year after others: record the exact diagnosis date",
+            threshold="< 1 calendar year",
+            source=case.diagnosis.source or "diagnosis.date",
+            observed_on=diagnosed,
+        )
     if start is None:
         if latest < anniversary:
             # Whatever the unrecorded start date, it lies before the first anniversary.
@@ -100,8 +116,10 @@ def time_to_treatment(
             f"diagnosis date {diagnosed} is after the treatment date {start} ({measured_to})",
             source=case.diagnosis.source,
         )
+    present = start < anniversary  # for a date interval: before the earliest anniversary
+    if not present:  # ... and absent: on or after the latest one (straddling returned above)
+        diagnosed, anniversary = last_possible, last_anniversary
     days = (start - diagnosed).days
-    present = start < anniversary
     why = (
         "; interval: initial diagnosis to the start of first-line therapy, not to today "
         "(IMDC is a pre-treatment model)"
