@@ -7,13 +7,23 @@ p50/p99 of ``read_fhir`` + ``assess`` from bytes, and p50 of
 ``fhir.resources.R4B`` parsing the same bytes into models (parse only).
 Targets (issue 3): typical p50 <= 2 ms, and >= 10x faster than the model parse.
 
-Run: ``.venv/bin/python benchmarks/bench_fhir.py`` (prints figures; asserts nothing).
+Scaling (issue: large inputs linear): for 1,000 to 50,000 resources, ``read_fhir`` time
+beside ``orjson.loads`` of the same bytes (the floor, same run), per-resource cost, and
+the peak memory of the read beside the size of orjson's decoded tree (``tracemalloc``).
+Targets: 50,000 resources within 10x the floor's time and 2x its memory; time per
+resource flat as the input grows.
+
+Run: ``.venv/bin/python benchmarks/bench_fhir.py [--quick]`` (prints figures; asserts
+nothing).
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
+import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -210,9 +220,50 @@ def run(label: str, size: int, runs: int, model_runs: int) -> None:
     )
 
 
+def _traced_peak(action: Callable[[], object]) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        result = action()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def scaling(sizes: tuple[int, ...], runs: int) -> None:
+    kb = default_knowledge_base()
+    print("size      read p50   orjson.loads p50  ratio | us/resource | read peak  tree  ratio")
+    for size in sizes:
+        data = build_bundle(size)
+        # The floor decodes with the cyclic GC paused, as the reader does: otherwise the
+        # collector's passes over the growing tree would inflate the floor, not the read.
+        gc.disable()
+        try:
+            floor = _times(lambda: orjson.loads(data), runs)  # noqa: B023
+        finally:
+            gc.enable()
+        read = _times(
+            lambda: read_fhir(data, name="bench", on=ON, lookback_days=None, kb=kb),  # noqa: B023
+            runs,
+        )
+        tree, tree_bytes = _traced_peak(lambda: orjson.loads(data))  # noqa: B023
+        del tree
+        _, read_peak = _traced_peak(
+            lambda: read_fhir(data, name="bench", on=ON, lookback_days=None, kb=kb)  # noqa: B023
+        )
+        time_ratio = _p(read, 0.5) / _p(floor, 0.5)
+        print(
+            f"{size:6d} {_p(read, 0.5):9.1f} ms {_p(floor, 0.5):11.1f} ms {time_ratio:8.1f}x | "
+            f"{_p(read, 0.5) * 1000 / size:8.1f}    | {read_peak / 2**20:6.1f} MiB "
+            f"{tree_bytes / 2**20:5.1f} MiB {read_peak / tree_bytes:4.1f}x"
+        )
+
+
 def main() -> None:
-    run("typical", 200, runs=500, model_runs=30)
-    run("large", 5000, runs=50, model_runs=5)
+    quick = "--quick" in sys.argv
+    run("typical", 200, runs=100 if quick else 500, model_runs=10 if quick else 30)
+    run("large", 5000, runs=10 if quick else 50, model_runs=2 if quick else 5)
+    print()
+    scaling((1000, 10000, 50000), runs=3 if quick else 7)
 
 
 if __name__ == "__main__":
