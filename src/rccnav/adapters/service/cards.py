@@ -55,7 +55,9 @@ ORDER_WARNING_CODES = frozenset(
     }
 )
 # Patient-level emergencies, shown as their own critical cards.
-URGENT_WARNING_CODES = frozenset({"spinal-cord-compression", "brain-metastases"})
+URGENT_WARNING_CODES = frozenset(
+    {"spinal-cord-compression", "brain-metastases", "hypercalcaemia", "fracture"}
+)
 
 # Codes from the CDS Hooks non-adherence-reason code system, plus one of ours.
 ORDER_OVERRIDE_REASONS: tuple[Coding, ...] = (
