@@ -237,3 +237,68 @@ def test_case_file_date_interval(latest: str | None, status: str) -> None:
 def test_case_file_interval_must_be_ordered(diagnosis: str) -> None:
     with pytest.raises(InputError, match="date_latest"):
         read_case_file(f"case_id: x\ndiagnosis: {diagnosis}\n".encode(), name="c.yaml", today=ON)
+
+
+# -- censored values ---------------------------------------------------------------------
+
+
+def _factor(case: Any, model: str, name: str) -> str:
+    result = assess(case, default_knowledge_base(), ON)
+    (factor,) = [f for f in getattr(result, model).factors if f.name == name]
+    return str(factor.status)
+
+
+def _censored_lab(
+    loinc: str, text: str, unit: str, low: float, high: float, as_quantity: bool
+) -> dict[str, Any]:
+    if not as_quantity:
+        resource = lab(loinc, None, low=low, high=high, valueString=text, id="censored-1")
+        for ref in resource["referenceRange"]:
+            for bound in ("low", "high"):
+                if bound in ref:
+                    ref[bound].update(
+                        {"unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+                    )
+        return resource
+    comparator = text.rstrip("0123456789.")
+    resource = lab(loinc, float(text[len(comparator) :]), unit, low=low, high=high, id="censored-1")
+    resource["valueQuantity"]["comparator"] = comparator
+    return resource
+
+
+CENSORED = [
+    # (loinc, text, unit, low, high, model, factor, expected status)
+    ("751-8", ">20.0", "10*3/uL", 1.8, 7.5, "imdc", "neutrophils", "present"),
+    ("751-8", "<1.0", "10*3/uL", 1.8, 7.5, "imdc", "neutrophils", "absent"),
+    ("751-8", ">5.0", "10*3/uL", 1.8, 7.5, "imdc", "neutrophils", "unknown"),
+    ("718-7", "<8.0", "g/dL", 13.5, 17.5, "imdc", "hemoglobin", "present"),
+    ("718-7", ">12", "g/dL", 13.5, 17.5, "imdc", "hemoglobin", "unknown"),
+    ("777-3", ">400", "10*3/uL", 150.0, 400.0, "imdc", "platelets", "present"),
+    ("777-3", ">=400", "10*3/uL", 150.0, 400.0, "imdc", "platelets", "unknown"),
+    ("2532-0", ">1000", "U/L", 125.0, 250.0, "mskcc", "ldh", "present"),
+]
+
+
+@pytest.mark.parametrize("as_quantity", [True, False], ids=["comparator", "text"])
+@pytest.mark.parametrize(
+    ("loinc", "text", "unit", "low", "high", "model", "name", "status"),
+    CENSORED,
+    ids=[f"{c[6]} {c[1]}" for c in CENSORED],
+)
+def test_censored_value_is_used_only_where_decisive(
+    loinc: str,
+    text: str,
+    unit: str,
+    low: float,
+    high: float,
+    model: str,
+    name: str,
+    status: str,
+    as_quantity: bool,
+) -> None:
+    observation = _censored_lab(loinc, text, unit, low, high, as_quantity)
+    intake = read([patient(), primary(), observation])
+    assert _factor(intake.case, model, name) == status
+    (warned,) = [w for w in intake.warnings if "censored" in w.message]
+    assert warned.source == "Observation/censored-1"
+    assert warned.severity == ("warning" if status == "unknown" else "info")

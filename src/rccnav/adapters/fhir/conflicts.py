@@ -27,6 +27,8 @@ class Conflict:
     field: str  # "performance" or a Labs field name
     candidates: tuple[Measurement | PerformanceStatus, ...]
     shown: tuple[str, ...]  # each candidate in words, with its resource
+    #: "same-day" (results that disagree) or "censored" (a value such as ">20.0")
+    kind: str = "same-day"
 
 
 def _with(case: Case, field: str, value: Any) -> Case:
@@ -49,6 +51,9 @@ def settle(case: Case, ctx: ReadContext) -> Case:
         label = "performance status" if conflict.field == "performance" else conflict.field
         listed = "; ".join(conflict.shown)
         signatures = {_signature(_with(case, conflict.field, c), ctx) for c in conflict.candidates}
+        if conflict.kind == "censored":
+            case = _censored(case, conflict, label, listed, len(signatures) == 1, ctx)
+            continue
         if len(signatures) == 1:
             ctx.warn(
                 f"{label}: same-day results disagree ({listed}); every one gives the same risk "
@@ -64,3 +69,22 @@ def settle(case: Case, ctx: ReadContext) -> Case:
             conflict.candidates[0].source,
         )
     return case
+
+
+def _censored(
+    case: Case, conflict: Conflict, label: str, listed: str, decisive: bool, ctx: ReadContext
+) -> Case:
+    if decisive:
+        ctx.warn(
+            f"{label}: censored result {listed} used: it decides every risk factor the same "
+            "way whatever the true value",
+            conflict.candidates[0].source,
+            "info",
+        )
+        return _with(case, conflict.field, conflict.candidates[0])
+    ctx.warn(
+        f"{label}: censored result {listed} could lie on either side of a threshold: "
+        "treated as unknown; a measured value would settle it",
+        conflict.candidates[0].source,
+    )
+    return _with(case, conflict.field, None)

@@ -64,6 +64,8 @@ class Candidate:
     lab: str | None = None
     # Usable results of the same day as this chosen one (a same-day disagreement).
     same_day: list[Candidate] = field(default_factory=list)
+    # A censored result (">20.0", valueQuantity.comparator): used only where decisive.
+    comparator: str | None = None
 
     def sort_key(self) -> tuple[date, str, bool]:
         assert self.when is not None
@@ -195,7 +197,11 @@ def _evaluate(candidate: Candidate, ctx: ReadContext) -> None:
         candidate.problem = value
         candidate.warn = not value.endswith("(no value)")
     else:
-        candidate.pending = value
+        number, unit, note = value
+        if note is not None and note.startswith(_CENSORED):
+            candidate.comparator = note.removeprefix(_CENSORED)
+            note = None
+        candidate.pending = number, unit, note
 
 
 def _measurement(candidate: Candidate, lab: str, ctx: ReadContext) -> Measurement:
@@ -224,12 +230,12 @@ def _lab_value(resource: JSON, lab: str, ctx: ReadContext) -> tuple[float, str, 
         if number is None:
             return f"{lab}: valueQuantity has no numeric value"
         comparator = as_str(quantity.get("comparator"))
-        if comparator:
-            return f"{lab}: censored value {comparator}{number:g}; not used"
+        if comparator not in (None, "<", "<=", ">", ">="):
+            return f"{lab}: value {comparator}{number:g} is not a measured value; not used"
         unit = _quantity_unit(quantity, ctx)
         if unit is None:
             return f"{lab}: value {number:g} has no unit; not used"
-        return number, unit, None
+        return number, unit, (_CENSORED + comparator) if comparator else None
     text = as_str(resource.get("valueString"))
     raw = text if text is not None else resource.get("valueInteger")
     if raw is None and "valueDecimal" in resource:
@@ -244,20 +250,26 @@ def _lab_value(resource: JSON, lab: str, ctx: ReadContext) -> tuple[float, str, 
     unit = _range_unit(resource, ctx)
     if unit is None:
         return f"{lab}: value {raw!s} given without a unit; not used"
+    number, comparator = parsed
+    if comparator:
+        return number, unit, _CENSORED + comparator
     return (
-        parsed,
+        number,
         unit,
         f"{lab}: value {raw!s} given as text; unit {unit} taken from its reference range",
     )
 
 
-def _number_from_text(text: str) -> float | str:
+_CENSORED = "censored:"
+
+
+def _number_from_text(text: str) -> tuple[float, str | None] | str:
+    """(number, comparator or None) from text such as ``12.1`` or ``>20.0``."""
     match = _NUMBER.match(text)
     if match is None:
         return f"value {text!r} is not a number; not used"
-    if match.group(1) and match.group(1) != "=":
-        return f"censored value {text.strip()!r}; not used"
-    return float(match.group(2).replace(",", "."))
+    comparator = match.group(1) if match.group(1) and match.group(1) != "=" else None
+    return float(match.group(2).replace(",", ".")), comparator
 
 
 def _quantity_unit(quantity: JSON, ctx: ReadContext) -> str | None:
@@ -600,11 +612,41 @@ def _select_measurements(
         best = choose(candidates, lab, ctx)
         if best is not None and best.pending is not None:
             chosen[lab] = _measurement(best, lab, ctx)
+            if best.comparator is not None and lab in LAB_FIELDS:
+                ctx.conflicts.append(_censored(chosen[lab], best.comparator, lab, ctx))
             rivals = [_measurement(c, lab, ctx) for c in best.same_day if c.pending is not None]
             conflict = _conflict(lab, [chosen[lab], *rivals]) if rivals else None
             if conflict is not None and lab in LAB_FIELDS:
                 ctx.conflicts.append(conflict)
     return chosen
+
+
+def _censored(measured: Measurement, comparator: str, lab: str, ctx: ReadContext) -> Conflict:
+    """The censored value's bound against the furthest plausible value beyond it.
+
+    Factors compare a value with a threshold, so if both ends give the same answer every
+    value in between does: the result is then decisive whatever its true value. A strict
+    comparator (``>20``) is tried just beyond its bound, so ``>ULN`` reads as above it.
+    """
+    bound = measured.value
+    above = comparator.startswith(">")
+    nudge = 0.0 if "=" in comparator else 1e-6 * (abs(bound) or 1.0)
+    near = bound + nudge if above else bound - nudge
+    analyte = ctx.kb.analytes.get(lab)
+    far = near
+    if analyte is not None:
+        low, high = analyte.plausible_range
+        factor = conversion_factor(
+            analyte.canonical_unit, measured.unit, analyte.molar_mass_g_per_mol
+        )
+        if not isinstance(factor, UnitProblem):
+            far = (high if above else low) * factor
+    candidates = (
+        measured.model_copy(update={"value": near}),
+        measured.model_copy(update={"value": max(far, near) if above else min(far, near)}),
+    )
+    shown = f"{comparator}{bound:g} {measured.unit} ({measured.source})"
+    return Conflict(lab, candidates, (shown,), kind="censored")
 
 
 def _shown(value: Measurement | PerformanceStatus) -> str:

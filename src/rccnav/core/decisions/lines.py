@@ -322,11 +322,7 @@ def current_line(case: Case, kb: KnowledgeBase, on: date) -> Line:
         first=_first(courses),
         first_latest_start=_latest_first_start(courses, on),
         adjuvant_refractory=(
-            True
-            if True in refractory_states
-            else None
-            if None in refractory_states
-            else False
+            True if True in refractory_states else None if None in refractory_states else False
         ),
     )
 
