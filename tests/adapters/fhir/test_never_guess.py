@@ -302,3 +302,66 @@ def test_censored_value_is_used_only_where_decisive(
     (warned,) = [w for w in intake.warnings if "censored" in w.message]
     assert warned.source == "Observation/censored-1"
     assert warned.severity == ("warning" if status == "unknown" else "info")
+
+
+# -- panels --------------------------------------------------------------------------------
+
+
+def _component(loinc: str, value: float, unit: str, low: float, high: float) -> dict[str, Any]:
+    quantity = {"system": "http://unitsofmeasure.org", "code": unit, "unit": unit}
+    return {
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+        "valueQuantity": {"value": value, **quantity},
+        "referenceRange": [
+            {"low": {"value": low, **quantity}, "high": {"value": high, **quantity}}
+        ],
+    }
+
+
+def _cbc(**extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": "cbc-1",
+        "status": "final",
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "58410-2"}],
+            "text": "CBC panel",
+        },
+        "subject": {"reference": "Patient/pat-1"},
+        "effectiveDateTime": "2026-10-25",
+        "component": [
+            _component("718-7", 11.9, "g/dL", 13.5, 17.5),
+            _component("751-8", 8.4, "10*3/uL", 1.8, 7.5),
+            _component("777-3", 455.0, "10*3/uL", 150.0, 400.0),
+            _component("789-8", 4.1, "10*6/uL", 4.3, 5.9),  # red cells: not used by rccnav
+        ],
+        **extra,
+    }
+
+
+def test_cbc_panel_is_read_by_component() -> None:
+    intake = read([patient(), primary(), _cbc()])
+    labs = intake.case.labs
+    assert labs.hemoglobin is not None and labs.hemoglobin.value == 11.9
+    assert (
+        labs.hemoglobin.high == 17.5 and labs.hemoglobin.source == "Observation/cbc-1 component 1"
+    )
+    assert labs.neutrophils is not None and labs.neutrophils.value == 8.4
+    assert labs.platelets is not None and labs.platelets.source == "Observation/cbc-1 component 3"
+    assert intake.summary.used["Observation"] == 1
+    assert any(
+        w.source == "Observation/cbc-1" and "by component" in w.message for w in intake.warnings
+    )
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled"])
+def test_a_withdrawn_panel_gives_no_components(status: str) -> None:
+    intake = read([patient(), primary(), _cbc(status=status)])
+    assert intake.case.labs.hemoglobin is None and intake.case.labs.platelets is None
+
+
+def test_a_panel_component_competes_with_a_same_day_result() -> None:
+    separate = lab("718-7", 14.6, "g/dL", low=13.5, high=17.5, id="hb-separate")
+    intake = read([patient(), primary(), _cbc(), separate])
+    assert intake.case.labs.hemoglobin is None  # 11.9 (low) and 14.6 (normal) the same day
+    assert warnings_about(intake, "same-day results disagree")

@@ -99,7 +99,8 @@ def read_observation(entry: Entry, ctx: ReadContext, found: ObservationFindings)
     resource = entry.resource
     kind = ctx.match("observation-kind", resource.get("code"))
     if kind is None:
-        _note_uncoded(entry, ctx)
+        if not _read_panel(entry, ctx, found):
+            _note_uncoded(entry, ctx)
         return
     status = status_code(resource.get("status"))
     if status in DROPPED_STATUSES:
@@ -135,6 +136,46 @@ def read_observation(entry: Entry, ctx: ReadContext, found: ObservationFindings)
     ):
         found.pregnant.append((when.day, entry.source))
         entry.used = True
+
+
+#: Elements a panel component carries for itself (the rest comes from the panel).
+_COMPONENT_KEYS = (
+    "code",
+    "valueQuantity",
+    "valueString",
+    "valueInteger",
+    "valueDecimal",
+    "valueCodeableConcept",
+    "dataAbsentReason",
+    "referenceRange",
+    "interpretation",
+)
+
+
+def _read_panel(entry: Entry, ctx: ReadContext, found: ObservationFindings) -> bool:
+    """A panel sent as one Observation with components (a CBC: haemoglobin, neutrophils,
+    platelets...): each component we know is read as a result of its own, with the panel's
+    status and date, and named ``Observation/id component N``."""
+    components = list(dicts(entry.resource.get("component")))
+    parts = [
+        (number, component)
+        for number, component in enumerate(components, start=1)
+        if ctx.match("observation-kind", component.get("code")) is not None
+    ]
+    if not parts:
+        return False
+    shared = {k: v for k, v in entry.resource.items() if k not in ("component", *_COMPONENT_KEYS)}
+    for number, component in parts:
+        resource = {**shared, **{k: component[k] for k in _COMPONENT_KEYS if k in component}}
+        part = Entry(
+            resource, "Observation", f"{entry.source} component {number}", entry.position, None
+        )
+        if entry.source in ctx.report_dates:
+            ctx.report_dates[part.source] = ctx.report_dates[entry.source]
+        read_observation(part, ctx, found)
+    entry.used = True
+    ctx.warn(f"panel read by component ({len(parts)} of {len(components)})", entry.source, "info")
+    return True
 
 
 def _note_uncoded(entry: Entry, ctx: ReadContext) -> None:
