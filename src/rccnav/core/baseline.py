@@ -164,10 +164,12 @@ def _corrected_calcium(labs: dict[str, LabValue], kb: KnowledgeBase) -> LabValue
             upper = labs["calcium_total"].upper
         return replace(reported, upper=upper, method="reported as corrected")
     total, albumin = labs.get("calcium_total"), labs.get("albumin")
-    if total is None or albumin is None:
+    if total is None:
         return None
     reference_albumin = kb.param("calcium.payne", "reference_albumin_g_dl")
     slope = kb.param("calcium.payne", "mg_dl_per_g_dl")
+    if albumin is None:
+        return _calcium_without_albumin(total, kb, reference_albumin, slope)
     corrected = total.value + slope * (reference_albumin - albumin.value)
     return LabValue(
         analyte="calcium_corrected",
@@ -180,6 +182,56 @@ def _corrected_calcium(labs: dict[str, LabValue], kb: KnowledgeBase) -> LabValue
         preliminary=total.preliminary or albumin.preliminary,
         method=f"Payne: Ca + {slope} x ({reference_albumin} - albumin g/dL)",
     )
+
+
+def _calcium_without_albumin(
+    total: LabValue, kb: KnowledgeBase, reference_albumin: float, slope: float
+) -> LabValue | None:
+    """Corrected calcium when albumin is not recorded, only where albumin cannot matter.
+
+    Payne's correction falls as albumin rises. With the highest albumin rccnav accepts as
+    plausible (knowledge base, analyte ``albumin``) the corrected value is the lowest it
+    can be; if that is still above the upper limit, calcium is raised whatever the albumin.
+    Symmetrically, with the lowest plausible albumin it is the highest it can be; if that
+    is not above the limit, calcium is not raised. Otherwise it stays unknown (None).
+    """
+    analyte = kb.analytes.get("albumin")
+    per_g_dl = _mg_dl_factor(total.unit)
+    if analyte is None or per_g_dl is None or total.upper is None:
+        return None
+    low_albumin, high_albumin = analyte.plausible_range
+    lowest = total.value + slope * (reference_albumin - high_albumin) / per_g_dl
+    highest = total.value + slope * (reference_albumin - low_albumin) / per_g_dl
+    if lowest > total.upper.high:
+        value, bound, albumin, words = lowest, "at least", high_albumin, "raised"
+    elif highest <= total.upper.low:
+        value, bound, albumin, words = highest, "at most", low_albumin, "not raised"
+    else:
+        return None
+    return LabValue(
+        analyte="calcium_corrected",
+        value=round(value, 3),
+        unit=total.unit,
+        observed_on=total.observed_on,
+        source=total.source,
+        lower=total.lower,
+        upper=total.upper,
+        preliminary=total.preliminary,
+        method=(
+            f"albumin not recorded: {bound} this value (Payne with albumin {albumin:g} g/dL, "
+            f"the {'highest' if albumin == high_albumin else 'lowest'} plausible), so {words} "
+            "whatever the albumin"
+        ),
+    )
+
+
+def _mg_dl_factor(unit: str) -> float | None:
+    """How many mg/dL one unit of ``unit`` is, for calcium (Payne's slope is in mg/dL)."""
+    if unit == "mg/dL":
+        return 1.0
+    if unit == "mmol/L":
+        return 4.008  # calcium 40.078 g/mol: 1 mmol/L = 4.008 mg/dL
+    return None
 
 
 def _kidney_function(

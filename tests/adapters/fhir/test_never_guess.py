@@ -365,3 +365,41 @@ def test_a_panel_component_competes_with_a_same_day_result() -> None:
     intake = read([patient(), primary(), _cbc(), separate])
     assert intake.case.labs.hemoglobin is None  # 11.9 (low) and 14.6 (normal) the same day
     assert warnings_about(intake, "same-day results disagree")
+
+
+# -- total calcium without albumin -----------------------------------------------------
+# Payne: corrected = total + 0.8 x (4.0 - albumin g/dL). With albumin anywhere in the
+# plausible range 0.5-7.0 g/dL (knowledge base), the correction spans -2.4 to +2.8 mg/dL.
+
+
+@pytest.mark.parametrize(
+    ("total", "unit", "status"),
+    [
+        (14.0, "mg/dL", "present"),  # 14.0 - 2.4 = 11.6 > ULN 10.2 whatever the albumin
+        (3.5, "mmol/L", "present"),  # 14.03 mg/dL
+        (12.0, "mg/dL", "unknown"),  # 9.6 to 14.8: either side of the ULN
+        (9.4, "mg/dL", "unknown"),  # 7.0 to 12.2
+        (7.0, "mg/dL", "absent"),  # at most 9.8 <= 10.2 whatever the albumin
+    ],
+)
+def test_total_calcium_without_albumin_is_used_where_albumin_cannot_matter(
+    total: float, unit: str, status: str
+) -> None:
+    low, high = (8.6, 10.2) if unit == "mg/dL" else (2.15, 2.545)
+    calcium = lab("17861-6", total, unit, low=low, high=high, id="ca-1")
+    intake = read([patient(), primary(), calcium])
+    assert _factor(intake.case, "imdc", "calcium") == status
+    if status != "unknown":
+        result = assess(intake.case, default_knowledge_base(), ON)
+        (factor,) = [f for f in result.imdc.factors if f.name == "calcium"]
+        assert "albumin not recorded" in factor.evidence
+
+
+def test_recorded_albumin_is_always_used_for_the_correction() -> None:
+    calcium = lab("17861-6", 14.0, "mg/dL", low=8.6, high=10.2)
+    albumin = lab("1751-7", 4.0, "g/dL", low=3.5, high=5.0)
+    case = read([patient(), primary(), calcium, albumin]).case
+    result = assess(case, default_knowledge_base(), ON)
+    (factor,) = [f for f in result.imdc.factors if f.name == "calcium"]
+    assert factor.status == "present" and "albumin not recorded" not in factor.evidence
+    assert factor.value == 14.0
