@@ -97,7 +97,9 @@ def test_grade4_myocarditis_on_adjuvant_pembrolizumab_bars_every_checkpoint_and_
         "cabozantinib+nivolumab",
         "lenvatinib+pembrolizumab",
     }
-    assert therapy.preferred  # VEGF-targeted options remain
+    # The reason names the recorded event, not only the rule.
+    reason = next(e.reason for e in therapy.excluded if e.regimen == "axitinib+pembrolizumab")
+    assert "grade 4 immune myocarditis on pembrolizumab" in reason.text
 
 
 @pytest.mark.parametrize(
@@ -170,7 +172,8 @@ def test_heart_liver_lung_recipients_get_no_checkpoint_inhibitor(
     therapy = decide(kb, case)
     assert not checkpoint_options(kb, therapy)
     assert excluded_by(therapy)["ipilimumab+nivolumab"] == "ici.transplant-heart-liver-lung"
-    assert therapy.preferred
+    reason = next(e.reason for e in therapy.excluded if e.regimen == "ipilimumab+nivolumab")
+    assert f"Recorded: {organ} transplant" in reason.text
 
 
 def test_kidney_recipient_checkpoint_inhibitors_are_a_strong_relative_contraindication(

@@ -234,3 +234,45 @@ def fact_source(case: Case, name: str) -> str:
         if field in c.sources:
             return c.sources[field]
     return f"comorbidities.{_SOURCE_FIELDS.get(name, (name,))[0]}"
+
+
+def _recorded_detail(case: Case, name: str, kb: KnowledgeBase) -> str | None:
+    c = case.comorbidities
+    if name == "ici_rechallenge_barred":
+        events = barring_events(case, kb)
+        return "; ".join(events) if events else None
+    if name in ("heart_liver_or_lung_transplant", "kidney_or_other_transplant"):
+        organs = ", ".join(o.value for o in c.transplanted_organs or ())
+        return f"{organs} transplant" if organs else None
+    if name == "immunosuppressive_corticosteroids":
+        dose = c.corticosteroid_prednisone_mg_per_day
+        return f"prednisone equivalent {dose:g} mg/day" if dose is not None else None
+    if name == "other_immunosuppressants":
+        return ", ".join(c.other_immunosuppressants or ()) or None
+    if name == "active_chronic_infection":
+        active = [
+            label
+            for label, status in (
+                ("tuberculosis", c.infections.tuberculosis),
+                ("hepatitis B", c.infections.hepatitis_b),
+                ("hepatitis C", c.infections.hepatitis_c),
+                ("HIV", c.infections.hiv),
+            )
+            if status is not None and status.value == "active"
+        ]
+        return "active " + ", ".join(active) if active else None
+    if name == "resting_hypoxia":
+        spo2 = case.vitals.oxygen_saturation
+        if case.vitals.supplemental_oxygen:
+            return "on supplemental oxygen"
+        return f"SpO2 {spo2.value:g}%" if spo2 is not None else None
+    if name == "haemoglobin_below_withhold_level" and case.labs.hemoglobin is not None:
+        hb = case.labs.hemoglobin
+        return f"haemoglobin {hb.value:g} {hb.unit}"
+    return None
+
+
+def rule_message(case: Case, name: str, message: str, kb: KnowledgeBase) -> str:
+    """The contraindication's message, preceded by what the record holds when it says more."""
+    detail = _recorded_detail(case, name, kb)
+    return f"Recorded: {detail}. {message}" if detail else message

@@ -25,7 +25,7 @@ from rccnav.core.case import Case, Gene, Histology
 from rccnav.core.decisions import aldesleukin_fitness
 from rccnav.core.decisions.common import because, brain_metastases
 from rccnav.core.decisions.lines import Line
-from rccnav.core.decisions.safety_facts import fact, fact_label
+from rccnav.core.decisions.safety_facts import fact, fact_label, rule_message
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
@@ -329,7 +329,8 @@ def _apply_contraindications(
                 unknown_relevant.add(fact_label(rule.comorbidity))
             continue
         affected = sorted(kb.regimens_affected_by(rule).intersection(drafts))
-        reason = Reason(rule.message, rule.id, rule.sources, rule.status.value)
+        message = rule_message(case, rule.comorbidity, rule.message, kb)
+        reason = Reason(message, rule.id, rule.sources, rule.status.value)
         for option in affected:
             if rule.severity == "absolute":
                 excluded.append(ExcludedOption(option, reason))

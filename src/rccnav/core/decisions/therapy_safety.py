@@ -12,7 +12,7 @@ from rccnav.core.assessment import SystemicTherapy, Warning
 from rccnav.core.case import Case
 from rccnav.core.decisions.common import resolve_agents
 from rccnav.core.decisions.lines import Line
-from rccnav.core.decisions.safety_facts import fact, fact_source
+from rccnav.core.decisions.safety_facts import fact, fact_source, rule_message
 from rccnav.core.decisions.systemic_therapy import effective_histology
 from rccnav.knowledge.model import (
     PD1_AXIS_CLASSES,
@@ -195,7 +195,7 @@ def _contraindication_warnings(
             Warning(
                 rule.warning_code,
                 severity,  # type: ignore[arg-type]
-                f"{rule.message} Affects {subject}.",
+                f"{rule_message(case, rule.comorbidity, rule.message, kb)} Affects {subject}.",
                 where,
                 rule.id,
                 rule.sources,
