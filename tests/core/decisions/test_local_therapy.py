@@ -291,3 +291,26 @@ def test_fracture_needs_orthopaedic_stabilisation_first(
 def test_no_fracture_no_stabilisation(kb: KnowledgeBase) -> None:
     found = measures(kb, disease={"metastases": [{"site": "bone"}], "pathological_fracture": False})
     assert "local.fracture-stabilisation" not in found
+
+
+def test_total_calcium_without_albumin_is_raised_but_not_called_mild(kb: KnowledgeBase) -> None:
+    # Total 14.5 mg/dL, albumin not recorded: at least 12.1 mg/dL corrected for any plausible
+    # albumin (<= 7.0 g/dL), so raised; the true band could be severe, so never "mild".
+    found = measures(
+        kb,
+        labs={"calcium_total": lab(14.5, "mg/dL", 8.5, 10.2), "albumin": None},
+        disease={"metastases": [{"site": "bone"}]},
+    )
+    alert = found["emergency.hypercalcaemia"]
+    assert alert.urgency in ("urgent", "emergency") and "mild" not in alert.title
+    rules = {r.rule for r in found["local.bone-targeted-agents"].reasons}
+    assert "local.bone-no-calcium-while-hypercalcaemic" in rules
+
+
+def test_total_calcium_low_enough_for_any_albumin_is_not_raised(kb: KnowledgeBase) -> None:
+    found = measures(
+        kb,
+        labs={"calcium_total": lab(7.0, "mg/dL", 8.5, 10.2), "albumin": None},
+        disease={"metastases": [{"site": "bone"}]},
+    )
+    assert "emergency.hypercalcaemia" not in found

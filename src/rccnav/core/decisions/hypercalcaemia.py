@@ -46,6 +46,8 @@ def _above_upper(value: LabValue) -> bool | None:
 
 def assess(case: Case, baseline: Baseline, kb: KnowledgeBase) -> Calcium:
     corrected = baseline.labs.get("calcium_corrected")
+    if corrected is not None and (corrected.method or "").startswith("albumin not recorded"):
+        return _bound_without_albumin(corrected, kb)
     if corrected is not None:
         text = f"corrected calcium {corrected.value:g} mg/dL"
         if corrected.value >= kb.param(RULE, "severe_from_mg_dl"):
@@ -67,3 +69,21 @@ def assess(case: Case, baseline: Baseline, kb: KnowledgeBase) -> Calcium:
     if ionized is not None and _above_upper(ionized) is False and corrected is None:
         return Calcium(False, None, "ionised calcium within its limits", ionized.source)
     return Calcium(None)
+
+
+def _bound_without_albumin(corrected: LabValue, kb: KnowledgeBase) -> Calcium:
+    """Albumin not recorded: the baseline gives a bound valid for any plausible albumin.
+
+    An upper bound within the limit means not raised. A lower bound above it means raised,
+    but the severity is only known to be at least that bound's band: unless that band is
+    already severe, it is reported as raised of ungraded severity (urgent), never as mild.
+    """
+    method = corrected.method or ""
+    if "at least" not in method:
+        return Calcium(
+            False, None, "calcium not raised for any plausible albumin", corrected.source
+        )
+    text = f"corrected calcium at least {corrected.value:g} mg/dL, albumin not recorded"
+    if corrected.value >= kb.param(RULE, "severe_from_mg_dl"):
+        return Calcium(True, "severe", text, corrected.source)
+    return Calcium(True, "present", text, corrected.source)
