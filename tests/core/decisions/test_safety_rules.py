@@ -446,3 +446,36 @@ def test_il2_unknown_criterion_is_uncertain_never_silently_ok(
 def test_every_contraindication_names_a_fact_the_core_can_answer(kb: KnowledgeBase) -> None:
     unknown = [c.id for c in kb.contraindications if not is_known_fact(c.comorbidity)]
     assert not unknown
+
+
+# --- unknown never excludes or demotes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ["favorable", "intermediate", "poor"])
+@pytest.mark.parametrize(
+    "history",
+    [
+        [],
+        ADJUVANT_PEMBROLIZUMAB,
+        AFTER_PD1_AND_TKI,
+    ],
+)
+@pytest.mark.parametrize("histology", ["clear-cell", "papillary", "medullary", None])
+def test_unknown_safety_facts_never_exclude_or_demote(
+    kb: KnowledgeBase, group: str, history: list[dict[str, Any]], histology: str | None
+) -> None:
+    # Every safety fact unknown (no comorbidities, vitals, sex or safety labs recorded).
+    case = make_case(
+        sex=None,
+        prior_therapies=history,
+        diagnosis={"histology": histology},
+        labs={"hemoglobin": None},
+    )
+    therapy = decide(kb, case, group)
+    safety_rules = {c.id for c in kb.contraindications}
+    assert not [e.regimen for e in therapy.excluded if e.reason.rule in safety_rules]
+    for option in therapy.options:
+        assert not [r.rule for r in option.reasons if r.rule in safety_rules], option.regimen
+    if therapy.options:
+        unknown = [r for r in therapy.reasons if r.rule == "therapy.contraindications-unknown"]
+        assert unknown, "unknown safety facts that could change the options are not named"
