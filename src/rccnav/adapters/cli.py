@@ -343,6 +343,14 @@ def _service_subcommands(commands: Commands) -> None:
     add_subcommands(commands)
 
 
+def _web_subcommands(commands: Commands) -> None:
+    try:
+        from rccnav.adapters.web.cli import add_subcommands
+    except ImportError:
+        return  # the web extra is not installed: no `web` or `report`
+    add_subcommands(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -351,7 +359,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_assess_parser, _risk_parser, _kb_parser, _schema_parser, _service_subcommands):
+    subcommands = (
+        _assess_parser,
+        _risk_parser,
+        _kb_parser,
+        _schema_parser,
+        _service_subcommands,
+        _web_subcommands,
+    )
+    for add in subcommands:
         add(commands)
     return parser
 
