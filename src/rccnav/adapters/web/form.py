@@ -39,7 +39,7 @@ FormValue = str | list[str]
 SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("patient", "Patient and assessment", ("assessment_date", "case_id", "sex", "birth_date")),
     ("disease", "Disease and histology", ("diagnosis", "primary_tumour")),
-    ("performance", "Performance status", ("performance",)),
+    ("performance", "Performance status and vital signs", ("performance", "vitals")),
     ("labs", "Laboratory results", ("labs",)),
     ("metastases", "Metastatic disease", ("disease",)),
     ("therapy", "Prior and proposed therapy", ("prior_therapies", "proposed_therapy")),
@@ -56,6 +56,10 @@ LABELS = {
     "kps": "Karnofsky (KPS)",
     "ecog": "ECOG",
     "ldh": "LDH",
+    "ast": "AST",
+    "alt": "ALT",
+    "egfr_method": "eGFR equation",
+    "oxygen_saturation": "Oxygen saturation (SpO2)",
     "egfr": "eGFR",
     "hemoglobin": "Hemoglobin",
     "calcium_total": "Calcium, total",
@@ -99,6 +103,12 @@ UNIT_SUGGESTIONS = {
     "ldh": ("U/L", "ukat/L"),
     "egfr": ("mL/min/{1.73_m2}", "mL/min"),
     "creatinine": ("mg/dL", "umol/L"),
+    "creatinine_clearance": ("mL/min",),
+    "bilirubin_total": ("mg/dL", "umol/L"),
+    "ast": ("U/L", "ukat/L"),
+    "alt": ("U/L", "ukat/L"),
+    "weight": ("kg", "[lb_av]"),
+    "oxygen_saturation": ("%",),
 }
 
 
