@@ -455,9 +455,44 @@ def test_non_clear_cell_subsequent_line(kb: KnowledgeBase) -> None:
         prior_therapies=[{"agents": ["cabozantinib"], "start": "2025-01-10", "end": "2026-08-01"}],
     )
     therapy = decide(kb, case, "intermediate")
-    assert therapy.tables == ("subsequent.non-clear-cell",)
+    # Checkpoint-inhibitor-naive after a VEGF-TKI (KEYNOTE-427B, nivolumab + cabozantinib).
+    assert therapy.tables == ("subsequent.non-clear-cell.after-vegf-only",)
     assert "clinical-trial" in therapy.preferred
     assert "cabozantinib" not in offered(therapy)
+    assert {"pembrolizumab", "cabozantinib+nivolumab"} <= set(offered(therapy))
+    assert "belzutifan" not in offered(therapy)
+
+
+@pytest.mark.parametrize(
+    ("histology", "prior", "allowed"),
+    [
+        # LITESPARK-005 / label: clear-cell after a PD-(L)1 inhibitor and a VEGF-TKI.
+        ("clear-cell", [["pembrolizumab", "axitinib"]], True),
+        ("clear-cell", [["ipilimumab", "nivolumab"], ["cabozantinib"]], True),
+        ("papillary", [["pembrolizumab", "lenvatinib"]], False),
+        ("chromophobe", [["pembrolizumab", "lenvatinib"], ["cabozantinib"]], False),
+        ("unclassified", [["cabozantinib"]], False),
+    ],
+)
+def test_belzutifan_only_where_studied(
+    kb: KnowledgeBase, histology: str, prior: list[list[str]], allowed: bool
+) -> None:
+    therapies = [
+        {
+            "agents": agents,
+            "start": f"202{3 + i}-01-10",
+            "end": f"202{3 + i}-12-01",
+            "stop_reason": "progression",
+        }
+        for i, agents in enumerate(prior)
+    ]
+    case = make_case(diagnosis={"histology": histology}, prior_therapies=therapies)
+    therapy = decide(kb, case, "intermediate")
+    assert ("belzutifan" in offered(therapy)) is allowed
+    if not allowed:
+        assert "belzutifan" in {e.regimen for e in therapy.excluded} or not any(
+            "belzutifan" in t for t in therapy.tables
+        )
 
 
 # --- through assess --------------------------------------------------------------------------

@@ -289,6 +289,40 @@ def _apply_prior_therapy(
                 )
 
 
+def _apply_belzutifan_indication(
+    histology: str,
+    line: Line,
+    drafts: dict[str, _Draft],
+    kb: KnowledgeBase,
+    excluded: list[ExcludedOption],
+) -> None:
+    """Belzutifan only where it was studied and approved (LITESPARK-005, label): clear-cell
+    RCC after both a PD-(L)1 inhibitor and a VEGF-TKI."""
+    if "belzutifan" not in drafts:
+        return
+    rule = kb.rule("therapy.belzutifan-indication")
+    histologies = set(str(rule.parameters["histologies"]).split(","))
+    missing = [
+        exposure
+        for exposure in ("checkpoint-inhibitor", "vegf-targeted")
+        if exposure not in line.exposure
+    ]
+    if histology in histologies and not missing:
+        return
+    why = (
+        f"not studied or approved for {histology} RCC"
+        if histology not in histologies
+        else "needs prior " + " and ".join(missing) + " therapy"
+    )
+    excluded.append(
+        ExcludedOption(
+            "belzutifan",
+            because(kb, rule.id, f"Belzutifan: {why}. {rule.statement}"),
+        )
+    )
+    del drafts["belzutifan"]
+
+
 def _apply_aldesleukin_fitness(
     case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
 ) -> None:
@@ -403,6 +437,7 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
         # Pivotal trials excluded untreated brain metastases: local therapy comes first.
         reasons.append(because(kb, "local.brain-metastases"))
     _apply_prior_therapy(line, drafts, kb, excluded)
+    _apply_belzutifan_indication(table_histology, line, drafts, kb, excluded)
     _apply_contraindications(case, drafts, kb, excluded, reasons)
     _apply_aldesleukin_fitness(case, drafts, kb, excluded)
     _apply_sarcomatoid(case, drafts, kb, reasons)
