@@ -180,3 +180,20 @@ def test_survival_figures_from_other_cohorts_carry_their_caveat(kb: Any) -> None
     for rendering in _renderings(assessment):
         flat = " ".join(rendering.split())
         assert "mostly clear-cell RCC" in flat and "chromophobe histology" in flat
+
+
+def test_before_treating_is_shown_per_offered_regimen(kb: Any) -> None:
+    from rccnav import Case
+    from rccnav.core.assess import assess
+
+    case = Case.model_validate(
+        {
+            "diagnosis": {"date": "2024-01-10", "histology": "clear-cell"},
+            "performance": {"kps": 90, "date": "2026-10-30"},
+        }
+    )
+    assessment = assess(case, kb, date(2026, 11, 2))
+    for rendering in _renderings(assessment):
+        flat = " ".join(rendering.split())
+        assert "Before treating" in flat
+        assert "TSH and free T4" in flat and "urine protein" in flat

@@ -381,3 +381,26 @@ def test_checksum_changes_when_any_file_changes(
 
 def test_checksum_is_stable_across_loads(kb_copy: Path) -> None:
     assert load_knowledge_base(kb_copy).checksum == load_knowledge_base(kb_copy).checksum
+
+
+def test_monitoring_item_naming_no_drug_is_refused(kb_copy: Path) -> None:
+    _edit(
+        kb_copy / "monitoring.yaml",
+        "  - id: aldesleukin.cardiopulmonary\n    agents: [aldesleukin]\n",
+        "  - id: aldesleukin.cardiopulmonary\n",
+    )
+    with pytest.raises(KnowledgeBaseError, match=r"aldesleukin\.cardiopulmonary.*names no agent"):
+        load_knowledge_base(kb_copy)
+
+
+def test_monitoring_item_with_unknown_agent_or_source_is_named(kb_copy: Path) -> None:
+    _edit(kb_copy / "monitoring.yaml", "agents: [aldesleukin]", "agents: [aldeslukin]")
+    _edit(kb_copy / "monitoring.yaml", "sources: [fda-labels, fyfe-1995]", "sources: [fyfe-1959]")
+    with pytest.raises(KnowledgeBaseError) as raised:
+        load_knowledge_base(kb_copy)
+    assert "monitoring aldesleukin.cardiopulmonary names unknown agent 'aldeslukin'" in str(
+        raised.value
+    )
+    assert "monitoring aldesleukin.cardiopulmonary cites unknown source 'fyfe-1959'" in str(
+        raised.value
+    )

@@ -141,6 +141,7 @@ def test_unverified_items_are_flagged_and_listed(kb: KnowledgeBase, markdown: st
             kb.nonstandard_combinations,
             kb.default_limits,
             kb.survival,
+            kb.monitoring,
         )
         for item in section
         if item.status.value == "unverified"

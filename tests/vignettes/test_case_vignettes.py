@@ -144,6 +144,7 @@ CHECKS: dict[str, Check] = {
     "mets": _equals(("metastasectomy", "recommendation")),
     "adjuvant": _equals(("metastasectomy", "adjuvant_pembrolizumab", "recommendation")),
     "local_has": _contains(_local_ids, "local_therapy ids", present=True),
+    "local_lacks": _contains(_local_ids, "local_therapy ids", present=False),
     "surveillance": _equals(("active_surveillance", "recommendation")),
     "trial": _equals(("clinical_trial", "recommendation")),
     "genetics": _equals(("genetics", "recommendation")),

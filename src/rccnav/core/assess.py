@@ -16,11 +16,13 @@ from rccnav.core.baseline import prepare_baseline
 from rccnav.core.case import Case
 from rccnav.core.decisions import (
     active_surveillance,
+    before_treating,
     clinical_trial,
     cytoreductive_nephrectomy,
     genetics,
     local_therapy,
     metastasectomy,
+    no_evidence_of_disease,
     systemic_therapy,
     therapy_safety,
 )
@@ -56,13 +58,21 @@ def assess(
     shared = shared_factors(case, baseline, kb, on, _first_line(line, on))
     imdc = imdc_risk(case, baseline, kb, on, line.number, shared)
     mskcc = mskcc_risk(case, baseline, kb, on, shared, line.number)
-    surveillance = active_surveillance.decide(case, imdc, line, kb)
-    therapy = systemic_therapy.without_surveillance(
-        systemic_therapy.decide(case, imdc, line, kb), surveillance
-    )
+    resection = metastasectomy.decide(case, kb, on)
+    if no_evidence_of_disease.applies(case, line):
+        # M1 NED: adjuvant or surveillance, not the regimens for measurable disease.
+        surveillance = no_evidence_of_disease.surveillance(kb)
+        therapy = no_evidence_of_disease.systemic_therapy(
+            line, resection.adjuvant_pembrolizumab, kb
+        )
+    else:
+        surveillance = active_surveillance.decide(case, imdc, line, kb)
+        therapy = systemic_therapy.without_surveillance(
+            systemic_therapy.decide(case, imdc, line, kb), surveillance
+        )
     safety_warnings = therapy_safety.check(case, line, therapy, kb)
     imdc = _with_regimen_impact(imdc, therapy)
-    local = local_therapy.decide(case, baseline, kb)
+    local = local_therapy.decide(case, baseline, kb, line.current.agents if line.current else None)
     warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
     warnings.extend(local_therapy.urgent_warnings(case, kb, baseline))
     return Assessment(
@@ -73,13 +83,14 @@ def assess(
         mskcc=mskcc,
         systemic_therapy=therapy,
         cytoreductive_nephrectomy=cytoreductive_nephrectomy.decide(case, imdc, kb),
-        metastasectomy=metastasectomy.decide(case, kb, on),
+        metastasectomy=resection,
         local_therapy=local,
         active_surveillance=surveillance,
         clinical_trial=clinical_trial.decide(case, therapy, kb),
         genetics=genetics.decide(case, kb),
         warnings=tuple(warnings),
         ignored_data=(*baseline.ignored, *line.ignored),
+        before_treating=before_treating.decide(therapy, local, kb),
     )
 
 

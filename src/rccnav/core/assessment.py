@@ -134,6 +134,28 @@ class Metastasectomy:
 
 
 @dataclass(frozen=True, slots=True)
+class MonitoringCheck:
+    """One baseline check or monitoring item, for the agents of a regimen that need it."""
+
+    id: str
+    check: str
+    when: str
+    why: str
+    agents: tuple[str, ...]
+    sources: tuple[str, ...]
+    review_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeTreating:
+    """What to check before and during one offered regimen (or bone-targeted agent)."""
+
+    option: str
+    name: str
+    checks: tuple[MonitoringCheck, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Warning:
     code: str
     severity: Severity
@@ -175,3 +197,4 @@ class Assessment:
     warnings: tuple[Warning, ...]
     ignored_data: tuple[str, ...] = field(default_factory=tuple)
     input_summary: InputSummary | None = None
+    before_treating: tuple[BeforeTreating, ...] = field(default_factory=tuple)

@@ -24,6 +24,7 @@ KB_FILES = (
     "rules.yaml",
     "safety.yaml",
     "prognosis.yaml",
+    "monitoring.yaml",
 )
 
 
@@ -117,6 +118,7 @@ def build(data: dict[str, Any], checksum: str) -> KnowledgeBase:
             analytes=_by_id(data.get("analytes", ()), "analytes"),
             default_limits=tuple(data.get("default_limits", ())),
             survival=tuple(data.get("survival", ())),
+            monitoring=tuple(data.get("monitoring", ())),
             alias_index=_alias_index(agents),
         )
     except ValidationError as exc:
@@ -207,6 +209,15 @@ def integrity_problems(kb: KnowledgeBase) -> list[str]:
             problems.append(f"default limit {limit.analyte}: low above high")
     for row in kb.survival:
         cite(f"survival {row.model}/{row.setting}/{row.risk_group}", row.sources)
+    seen_monitoring: set[str] = set()
+    for check in kb.monitoring:
+        cite(f"monitoring {check.id}", check.sources)
+        if check.id in seen_monitoring:
+            problems.append(f"monitoring: duplicate id {check.id!r}")
+        seen_monitoring.add(check.id)
+        for agent_id in check.agents:
+            if agent_id not in kb.agents:
+                problems.append(f"monitoring {check.id} names unknown agent {agent_id!r}")
     listed = {
         o for t in kb.therapy_tables for o in (*t.preferred, *t.other, *t.certain_circumstances)
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _KB(BaseModel):
@@ -191,6 +191,25 @@ class SurvivalRow(_KB):
     status: ReviewStatus
 
 
+class MonitoringItem(_KB):
+    """A baseline check or monitoring a drug class or agent needs (label, guidelines)."""
+
+    id: str
+    check: str = Field(min_length=1)
+    when: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+    agent_classes: tuple[AgentClass, ...] = ()
+    agents: tuple[str, ...] = ()
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+    @model_validator(mode="after")
+    def _names_what_it_applies_to(self) -> MonitoringItem:
+        if not self.agent_classes and not self.agents:
+            raise ValueError(f"monitoring item {self.id!r} names no agent class or agent")
+        return self
+
+
 class KnowledgeBase(_KB):
     version: str
     checksum: str
@@ -206,6 +225,7 @@ class KnowledgeBase(_KB):
     analytes: dict[str, Analyte]
     default_limits: tuple[DefaultLimit, ...]
     survival: tuple[SurvivalRow, ...]
+    monitoring: tuple[MonitoringItem, ...] = ()
     alias_index: dict[str, str] = Field(default_factory=dict)
     # Derived look-ups filled by the loader: assess() is a hot path.
     regimen_class_index: dict[str, frozenset[AgentClass]] = Field(default_factory=dict)

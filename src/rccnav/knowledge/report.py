@@ -39,6 +39,7 @@ SECTION_TITLES = {
     "analytes": "Laboratory analytes",
     "default_limits": "Default reference limits",
     "survival": "Published survival by risk group",
+    "monitoring": "Before treating: baseline checks and monitoring",
     "sources": "Sources",
 }
 # Sections in SECTION_TITLES come in that order; any other section follows, sources last.

@@ -218,6 +218,30 @@ def _systemic(therapy: SystemicTherapy) -> Section:
     return section
 
 
+def _before_treating(assessment: Assessment) -> Section | None:
+    """Baseline checks and monitoring for each offered regimen (label and guidelines)."""
+    if not assessment.before_treating:
+        return None
+    section = Section("Before treating")
+    section.add(
+        "Baseline checks and monitoring named by each drug's label and the toxicity "
+        "guidelines, for every regimen offered above."
+    )
+    for regimen in assessment.before_treating:
+        sub = Section(regimen.name, level=3)
+        for check in regimen.checks:
+            agents = f" ({', '.join(check.agents)})" if len(check.agents) > 0 else ""
+            sub.add(
+                Item(
+                    f"{check.when}: {check.why}{agents} {cite(check.sources)}; "
+                    f"review status: {check.review_status}",
+                    lead=check.check,
+                )
+            )
+        section.add(sub)
+    return section
+
+
 def _decision(title: str, decision: Decision, level: int = 2) -> Section:
     section = Section(title, level=level)
     section.add(Item(label(decision.recommendation), lead="Recommendation", emphasis=True))
@@ -297,6 +321,7 @@ def build_document(assessment: Assessment) -> tuple[str, list[Section]]:
         _warnings(assessment),
         prognosis,
         _systemic(assessment.systemic_therapy),
+        _before_treating(assessment),
         _decision("Cytoreductive nephrectomy", assessment.cytoreductive_nephrectomy),
         _metastasectomy(assessment),
         _local(assessment),

@@ -11,7 +11,6 @@ from rccnav.core.decisions.common import (
     brain_metastases,
     good_performance,
     primary_symptomatic,
-    total_lesions,
 )
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -20,7 +19,23 @@ def _measure(kb: KnowledgeBase, rule_id: str, title: str, urgency: str) -> Local
     return LocalMeasure(rule_id, title, urgency, (because(kb, rule_id),))  # type: ignore[arg-type]
 
 
-def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeasure, ...]:
+def _untreated_lesions(case: Case) -> int | None:
+    """Lesions not yet resected or irradiated; unknown if any such site lacks a count."""
+    present = [m for m in case.disease.metastases if m.treated is not True]
+    if not present:
+        return 0 if case.disease.metastases else None
+    counts = [m.lesions for m in present]
+    if any(c is None for c in counts):
+        return None
+    return sum(c for c in counts if c is not None)
+
+
+def decide(
+    case: Case,
+    baseline: Baseline,
+    kb: KnowledgeBase,
+    current_therapy: tuple[str, ...] | None = None,
+) -> tuple[LocalMeasure, ...]:
     measures: list[LocalMeasure] = []
     d = case.disease
     calcium = hypercalcaemia.assess(case, baseline, kb)
@@ -67,8 +82,14 @@ def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeas
         )
     if bone:
         measures.append(_bone_agents(case, baseline, kb, calcium))
-    lesions = total_lesions(case)
-    if lesions is not None and 0 < lesions <= kb.param("local.oligometastatic-sbrt", "max_lesions"):
+    # Only lesions still present: a resected or already irradiated one is not a target,
+    # and after complete local therapy (NED) there is nothing left to irradiate.
+    lesions = _untreated_lesions(case)
+    if (
+        d.no_evidence_of_disease is not True
+        and lesions is not None
+        and 0 < lesions <= kb.param("local.oligometastatic-sbrt", "max_lesions")
+    ):
         measures.append(
             _measure(
                 kb,
@@ -78,11 +99,13 @@ def decide(case: Case, baseline: Baseline, kb: KnowledgeBase) -> tuple[LocalMeas
             )
         )
     if d.oligoprogression:
-        measures.append(
-            _measure(
-                kb, "local.oligoprogression-sbrt", "SBRT to oligoprogressive lesions", "routine"
-            )
+        running = " + ".join(current_therapy) if current_therapy else None
+        title = (
+            f"SBRT (or resection) of the progressing lesions while continuing {running}"
+            if running
+            else "SBRT (or resection) of the oligoprogressive lesions"
         )
+        measures.append(_measure(kb, "local.oligoprogression-sbrt", title, "routine"))
     p = case.primary_tumour
     if not p.removed and primary_symptomatic(case):
         fit = good_performance(case)
