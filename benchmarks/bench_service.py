@@ -289,6 +289,7 @@ def start_server(
     jwks = {"keys": [public_key]}
     config = {
         "feedback_db": str(home / "feedback.sqlite3"),
+        "public_base_url": f"http://127.0.0.1:{port}",
         "assessment_date": "2026-11-01",
         "auth": {"issuers": [{"iss": ISSUER, "jwks": jwks}]},
         "limits": {"max_concurrent_requests": 64},

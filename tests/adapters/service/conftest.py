@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from rccnav.adapters.service.app import create_app
+from rccnav.adapters.service.cli import uvicorn_options
 from rccnav.adapters.service.config import IssuerConfig, ServiceConfig
 
 REPO = Path(__file__).resolve().parents[3]
@@ -142,7 +143,24 @@ def tokens() -> Tokens:
 # -- the service under test ------------------------------------------------
 
 
+#: Loopback sockets bound for a configuration's public_base_url before the app exists.
+_RESERVED: dict[int, socket.socket] = {}
+
+
+def reserve_url() -> str:
+    """A loopback base URL whose port is held until a server is started on it.
+
+    The service checks the JWT ``aud`` against ``public_base_url``, so the port must
+    be known when the configuration is written, before the server starts.
+    """
+    sock = free_socket()
+    port: int = sock.getsockname()[1]
+    _RESERVED[port] = sock
+    return f"http://127.0.0.1:{port}"
+
+
 def service_config(tmp: Path, **overrides: Any) -> ServiceConfig:
+    """Test settings: spec issuer, loopback public URL, assessment in threads."""
     base: dict[str, Any] = {
         "auth": {"issuers": [IssuerConfig(iss=SPEC_ISSUER, jwks=spec_jwks())]},
         "feedback_db": tmp / "feedback.sqlite3",
@@ -150,7 +168,11 @@ def service_config(tmp: Path, **overrides: Any) -> ServiceConfig:
         "log_salt": "test-salt",
         "fhir_client": {"allow_http": True, "timeout_seconds": 5.0},
     }
+    limits = {"assess_processes": 0, **overrides.pop("limits", {})}
     base.update(overrides)
+    base["limits"] = limits
+    if "public_base_url" not in base:
+        base["public_base_url"] = reserve_url()
     return ServiceConfig.model_validate(base)
 
 
@@ -171,11 +193,36 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=30)
 
 
+def _socket_for(app: FastAPI) -> socket.socket:
+    """The socket reserved for the app's public_base_url, if it is a loopback URL."""
+    public = app.state.service.config.public_base_url
+    prefix = "http://127.0.0.1:"
+    if public is None or not public.startswith(prefix):
+        return free_socket()
+    port = int(public[len(prefix) :].split("/", 1)[0])
+    reserved = _RESERVED.pop(port, None)
+    if reserved is not None:
+        return reserved
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))  # a configuration used again (a restart)
+    return sock
+
+
 def start_server(app: FastAPI) -> LiveServer:
     """uvicorn on a loopback port, in a thread, as `rccnav serve` runs it."""
-    sock = free_socket()
+    sock = _socket_for(app)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    options = uvicorn_options(app.state.service.config)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http=options["http"],
+        timeout_keep_alive=options["timeout_keep_alive"],
+        limit_concurrency=options["limit_concurrency"],
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

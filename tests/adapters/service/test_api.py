@@ -120,6 +120,7 @@ def _serve(tmp_path: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
     config = tmp_path / "rccnav.toml"
     config.write_text(
         f'feedback_db = "fb.sqlite3"\nassessment_date = {ON.isoformat()}\n'
+        f'public_base_url = "http://127.0.0.1:{port}"\n'
         '[[auth.issuers]]\niss = "https://ehr.example.org/"\n'
         'jwks_url = "https://ehr.example.org/jwks"\n'
     )
@@ -198,6 +199,19 @@ def test_serve_refuses_a_config_without_issuers(
     assert "no trusted CDS Clients" in capsys.readouterr().err
 
 
+def test_serve_refuses_authentication_without_a_public_base_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Otherwise aud would be checked against the caller's own Host header."""
+    config = tmp_path / "rccnav.toml"
+    config.write_text(
+        'feedback_db = "fb.sqlite3"\n[[auth.issuers]]\niss = "https://ehr.example.org/"\n'
+        'jwks_url = "https://ehr.example.org/jwks"\n'
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    assert "public_base_url" in capsys.readouterr().err
+
+
 def test_config_file_cannot_disable_authentication(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -241,16 +255,21 @@ def test_cors_is_configurable(serve: Callable[..., LiveServer]) -> None:
 # -- several worker processes --------------------------------------------------------------
 
 
-def _workers_config(tmp_path: Path, *, replay_db: bool) -> Path:
+def _workers_config(tmp_path: Path, *, replay_db: bool, port: int = 8080) -> Path:
     from .conftest import SPEC_ISSUER, spec_jwks
 
     auth: dict[str, object] = {"issuers": [{"iss": SPEC_ISSUER, "jwks": spec_jwks()}]}
     if replay_db:
         auth["replay_db"] = "replay.sqlite3"  # relative to the config file
     config = tmp_path / "rccnav.json"
-    config.write_bytes(
-        orjson.dumps({"feedback_db": "fb.sqlite3", "assessment_date": ON.isoformat(), "auth": auth})
-    )
+    settings = {
+        "feedback_db": "fb.sqlite3",
+        "assessment_date": ON.isoformat(),
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "limits": {"assess_processes": 1},
+        "auth": auth,
+    }
+    config.write_bytes(orjson.dumps(settings))
     return config
 
 
@@ -265,8 +284,9 @@ def test_several_workers_need_a_shared_replay_store(
 
 @pytest.mark.slow
 def test_workers_share_the_replay_store(tmp_path: Path, tokens: Tokens) -> None:
-    config = _workers_config(tmp_path, replay_db=True)
+    """Also: each worker process logs its access lines and its refusals."""
     port = free_port()
+    config = _workers_config(tmp_path, replay_db=True, port=port)
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "rccnav.adapters.cli", "serve", "--workers", "2"),
@@ -292,4 +312,10 @@ def test_workers_share_the_replay_store(tmp_path: Path, tokens: Tokens) -> None:
         assert statuses[1:] == [401] * 5
         assert (tmp_path / "replay.sqlite3").exists()
     finally:
-        _stop(proc)
+        output = _stop(proc)
+    access = [line for line in output.splitlines() if "rccnav.service.access" in line]
+    refused = [line for line in output.splitlines() if "rccnav.service.auth" in line]
+    assert any("GET /cds-services 200" in line for line in access), output[-2000:]
+    assert sum("GET /cds-services 401" in line for line in access) == 5
+    assert len(refused) == 5 and all("replay" in line for line in refused)
+    assert token.split(".")[2] not in output

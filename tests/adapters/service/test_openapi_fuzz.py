@@ -46,6 +46,7 @@ OPERATIONS = [
     ("POST", "/api/assess"),
     ("GET", "/api/kb"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
 ]
 
 

@@ -110,7 +110,8 @@ def test_a_retired_hook_is_refused(secured: LiveServer, tokens: Tokens) -> None:
         (lambda b: b["context"].update(userId="Device/1"), "context.userId"),
         (lambda b: b["context"].update(patientId=1288992), "context.patientId"),
         (lambda b: b.update(fhirServer="ftp://x"), "fhirServer"),
-        (lambda b: b.update(surprise=True), "surprise"),
+        (lambda b: b.update(hookInstance="not-a-uuid"), "hookInstance"),
+        (lambda b: b.update(hookInstance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\n"), "hookInstance"),
         (lambda b: b.update(prefetch={"patient": {"id": "x"}}), "prefetch.patient"),
         (lambda b: b.update(prefetch={"patient": []}), "prefetch.patient"),
         (
@@ -268,7 +269,7 @@ def test_overload_is_a_clean_503(
     documents.put("/fhir/Patient/1288992", {"resourceType": "Patient", "id": "1288992"}, delay=1.5)
     live = serve(
         limits={"max_concurrent_requests": 1},
-        fhir_client={"allow_http": True, "timeout_seconds": 5},
+        fhir_client={"allow_http": True, "timeout_seconds": 5, "allowed_servers": [slow]},
     )
     results: dict[str, int] = {}
 

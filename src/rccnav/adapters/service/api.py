@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from rccnav.adapters.errors import InputError
+from rccnav.adapters.service.compute import AssessJob, Refusal
 from rccnav.adapters.service.models import operation_outcome
 from rccnav.adapters.service.openapi import PROTECTED, REF, error_responses, json_response
 from rccnav.adapters.service.state import ServiceError, ServiceState
@@ -74,28 +74,17 @@ def build_router(state: ServiceState) -> APIRouter:
         ] = None,
         lookback_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
     ) -> Response:
-        from rccnav.adapters.intake import assess_input, read_input
-        from rccnav.adapters.serialize import assessment_to_json
-
         await state.authenticate(http)
         on_date = _assessment_date(on)
         raw = await http.body()
-        default_on = state.assessment_date()
         lookback = lookback_days if lookback_days is not None else state.config.lookback_days
-        try:
-            intake = read_input(
-                raw,
-                name="request body",
-                on=on_date or default_on,
-                lookback_days=lookback,
-                kb=state.kb,
-            )
-            when = on_date or intake.case.assessment_date or default_on
-            assessment = assess_input(intake, state.kb, when, lookback_days=lookback)
-        except InputError as exc:
-            raise ServiceError(400, operation_outcome(str(exc), expression=exc.where)) from None
+        job = AssessJob(raw, on_date, state.assessment_date(), lookback)
+        result = await state.assessor.run(job)
+        if isinstance(result, Refusal):
+            raise ServiceError(result.status, result.outcome)
+        assert isinstance(result, bytes)
         state.note(http, service="api-assess")
-        return Response(assessment_to_json(assessment), media_type="application/json")
+        return Response(result, media_type="application/json")
 
     @router.get(
         "/kb",

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,8 +25,9 @@ from rccnav import __version__
 from rccnav.adapters.service import api, cds_hooks, openapi
 from rccnav.adapters.service.auth import JwtVerifier
 from rccnav.adapters.service.cache import AnswerCache
+from rccnav.adapters.service.compute import Assessor, warm_up
 from rccnav.adapters.service.config import ConfigError, ServiceConfig
-from rccnav.adapters.service.feedback import FeedbackStore
+from rccnav.adapters.service.feedback import FeedbackStore, StorageError
 from rccnav.adapters.service.fhir_client import FhirFetcher
 from rccnav.adapters.service.middleware import (
     ASGIApp,
@@ -38,6 +40,7 @@ from rccnav.adapters.service.middleware import (
 )
 from rccnav.adapters.service.models import operation_outcome
 from rccnav.adapters.service.prefetch import observation_codes, prefetch_templates
+from rccnav.adapters.service.readiness import readiness
 from rccnav.adapters.service.state import ServiceError, ServiceState, Unauthorized
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -141,27 +144,52 @@ def load_kb(config: ServiceConfig) -> KnowledgeBase:
     return load_knowledge_base(config.kb_dir) if config.kb_dir else default_knowledge_base()
 
 
+def check_settings(config: ServiceConfig) -> None:
+    """Refuse settings the service must not start with (before any worker starts)."""
+    if not config.insecure_no_auth and not config.auth.issuers:
+        raise ConfigError(
+            "no trusted CDS Clients: add [[auth.issuers]] to the config, or pass "
+            "--insecure-no-auth for local development"
+        )
+    if not config.insecure_no_auth and config.public_base_url is None:
+        raise ConfigError(
+            "public_base_url is not set: with authentication on, the JWT aud must be "
+            "checked against the URL clients call, never the Host header they send. Set "
+            'public_base_url (e.g. public_base_url = "http://127.0.0.1:8080" for loopback)'
+        )
+
+
+def check_storage(config: ServiceConfig) -> None:
+    """Open (and create) the feedback store once, so a storage fault stops the start."""
+    try:
+        FeedbackStore(config.feedback_db).close()
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_state(
     config: ServiceConfig,
     *,
     kb: KnowledgeBase | None = None,
     fhir_transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceState:
-    if not config.insecure_no_auth and not config.auth.issuers:
-        raise ConfigError(
-            "no trusted CDS Clients: add [[auth.issuers]] to the config, or pass "
-            "--insecure-no-auth for local development"
-        )
+    check_settings(config)
     verifier = None if config.insecure_no_auth else JwtVerifier(config.auth)
+    knowledge = kb or load_kb(config)
+    try:
+        store = FeedbackStore(config.feedback_db)
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
     return ServiceState(
         config=config,
-        kb=kb or load_kb(config),
+        kb=knowledge,
         verifier=verifier,
         fetcher=FhirFetcher(config.fhir_client, transport=fhir_transport),
-        store=FeedbackStore(config.feedback_db),
+        store=store,
         salt=ServiceState.salt_from(config),
         templates=prefetch_templates(observation_codes()),
         cache=AnswerCache(config.limits.card_cache_entries),
+        assessor=Assessor(knowledge, config.limits, str(config.kb_dir) if config.kb_dir else None),
     )
 
 
@@ -178,11 +206,10 @@ def create_app(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if config.insecure_no_auth:
         log.warning(INSECURE_WARNING)
-    elif config.public_base_url is None:
-        log.warning(
-            "public_base_url is not set: the JWT aud is checked against the URL as "
-            "received (Host header). Set it when the service sits behind a proxy."
-        )
+    # Units, terminology and the knowledge base's look-ups are built now, so the first
+    # call is as fast as the hundredth; worker processes do the same when they start.
+    warm_up(state.kb)
+    state.assessor.start()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -191,6 +218,7 @@ def create_app(
         finally:
             await state.fetcher.aclose()
             state.store.close()
+            state.assessor.close()
 
     app = FastAPI(
         title="rccnav",
@@ -213,6 +241,18 @@ def create_app(
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
+    @app.get(
+        "/readyz",
+        summary="Readiness: the feedback store is writable and every issuer's keys are at hand",
+        tags=["operations"],
+        responses={503: {"description": "Not ready; `checks` says which check failed and why"}},
+    )
+    async def readyz() -> Response:
+        checks = await readiness(state)
+        ready = all(c["ok"] for c in checks.values())
+        body = orjson.dumps({"status": "ready" if ready else "not-ready", "checks": checks})
+        return Response(body, status_code=200 if ready else 503, media_type="application/json")
+
     openapi.install(app, description=DESCRIPTION)
     auth_note = "DISABLED(insecure-no-auth)" if config.insecure_no_auth else "jwt"
     # Starlette wraps in reverse order of adding: the last added is outermost.
@@ -223,6 +263,8 @@ def create_app(
         max_work=config.limits.max_concurrent_requests,
         max_feedback=config.limits.max_concurrent_feedback,
         auth_note=auth_note,
+        authenticate=None if state.verifier is None else state.authenticate_scope,
+        body_timeout=config.limits.body_timeout_seconds,
     )
     if config.cors.allow_origins:
         app.add_middleware(
@@ -238,6 +280,17 @@ def create_app(
 CONFIG_ENVIRONMENT = "RCCNAV_SERVICE_CONFIG"
 
 
+def configure_logging(level: str) -> None:
+    """The service's log lines on stderr, each with its process id (one per worker)."""
+    import sys
+
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
 def app_from_environment() -> FastAPI:
     """Application factory for worker processes (``rccnav serve --workers N``).
 
@@ -248,6 +301,9 @@ def app_from_environment() -> FastAPI:
     import os
 
     config = ServiceConfig.model_validate_json(os.environ[CONFIG_ENVIRONMENT])
+    # Each worker is a fresh process: without this its access log and auth refusals
+    # would go nowhere.
+    configure_logging(config.log_level)
     app = create_app(config)
     gc.collect()
     gc.freeze()

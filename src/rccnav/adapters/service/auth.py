@@ -9,8 +9,11 @@ Every call carries ``Authorization: Bearer <JWT>`` signed by the CDS Client
 - the signature verifies with that issuer's key ``kid``, taken from its inline
   JWK Set, its configured JWK Set URL, or the header's ``jku`` when, and only
   when, that URL is on the issuer's ``jku`` allow-list;
-- ``aud`` is the URL being called; ``exp`` and ``iat`` are present and current
-  (within the clock skew), and the lifetime ``exp - iat`` is bounded;
+- ``aud`` is the URL being called (``public_base_url`` + path, never the Host
+  header); ``exp`` and ``iat`` are present, numbers (as the spec types them) and
+  current (within the clock skew), and the lifetime ``exp - iat`` is bounded;
+- ``sub``, which CDS Hooks 2.0 does not define, is required only when the issuer
+  has a ``sub_allowed`` list, and must then be on it;
 - the ``jti`` has not been seen from this issuer before, for as long as the
   token could be valid.
 
@@ -157,6 +160,22 @@ class _KeySource:
         self._inline = PyJWKSet.from_dict(jwks) if jwks is not None else None
         self._client = client
 
+    @property
+    def where(self) -> str:
+        return "inline JWK Set" if self._client is None else self._client.uri
+
+    def ready(self) -> bool:
+        """Keys are at hand without network I/O."""
+        if self._client is None:
+            return True
+        cache = self._client.jwk_set_cache
+        return cache is not None and cache.get() is not None
+
+    def fetch(self) -> None:
+        """Fetch the key set now (blocking; call from a worker thread)."""
+        if self._client is not None:
+            self._client.get_jwk_set(refresh=True)
+
     def cached(self, kid: str) -> PyJWK | None:
         """The key if it is at hand without network I/O."""
         if self._inline is not None:
@@ -186,6 +205,7 @@ class _KeySource:
 class _Issuer:
     def __init__(self, config: IssuerConfig, auth: AuthConfig) -> None:
         self.iss = config.iss
+        self.subjects = frozenset(config.sub_allowed)
 
         def client(url: str) -> PyJWKClient:
             return PyJWKClient(
@@ -203,6 +223,9 @@ class _Issuer:
             self.default = _KeySource(client=client(config.jwks_url))
         self.by_jku = {url: _KeySource(client=client(url)) for url in config.jku_allowed}
 
+    def sources(self) -> list[_KeySource]:
+        return [*([self.default] if self.default else []), *self.by_jku.values()]
+
     def source_for(self, jku: Any) -> _KeySource:
         if jku is None:
             if self.default is None:
@@ -211,6 +234,18 @@ class _Issuer:
         if not isinstance(jku, str) or jku not in self.by_jku:
             raise AuthError(f"jku not allow-listed for issuer {self.iss!r}")
         return self.by_jku[jku]
+
+
+def _check_subject(claims: dict[str, Any], allowed: frozenset[str]) -> None:
+    """``sub`` is not a CDS Hooks 2.0 claim (the payload table lists iss, aud, exp, iat,
+    jti, tenant); a token may carry one. If the issuer's ``sub_allowed`` list is set,
+    ``sub`` is required and must be on it (CDS Hooks 1.0: services SHOULD allow-list
+    ``iss``, ``jku`` and ``sub``)."""
+    sub = claims.get("sub")
+    if "sub" in claims and not isinstance(sub, str):
+        raise AuthError("sub is not a string")
+    if allowed and sub not in allowed:
+        raise AuthError("sub missing or not allow-listed for this issuer")
 
 
 def _bearer_token(authorization: str | None) -> str:
@@ -270,6 +305,12 @@ class JwtVerifier:
             else ReplayCache(config.replay_cache_max_entries, clock)
         )
 
+    def key_sets(self) -> list[tuple[str, _KeySource]]:
+        """Every issuer's key sources (for readiness)."""
+        return [
+            (iss, source) for iss, issuer in self._issuers.items() for source in issuer.sources()
+        ]
+
     def _header(self, header: dict[str, Any]) -> tuple[str, str, Any]:
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
         if not isinstance(alg, str) or alg not in self._config.algorithms:
@@ -306,6 +347,11 @@ class JwtVerifier:
 
     def _check_lifetime(self, claims: dict[str, Any]) -> tuple[int, str]:
         exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+        # The spec types exp and iat as numbers; PyJWT would also take "1700000000".
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthError(f"{name} is not a number")
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             raise AuthError("jti is not a usable string")
         if int(exp) - int(iat) > self._config.max_token_lifetime_seconds:
@@ -320,6 +366,7 @@ class JwtVerifier:
         key = _key_for_alg(await issuer.source_for(jku).lookup(kid), alg)
         claims = self._claims(token, key, alg, issuer.iss, audience)
         exp, jti = self._check_lifetime(claims)
+        _check_subject(claims, issuer.subjects)
         if not self._replays.first_use(issuer.iss, jti, exp + self._config.clock_skew_seconds):
             raise AuthError("jti already used (replay) or replay cache full")
         tenant = claims.get("tenant")

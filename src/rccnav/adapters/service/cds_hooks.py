@@ -8,7 +8,7 @@ produces the Assessment, and ``cards`` presents it. No clinical rule lives here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,16 +16,10 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from rccnav.adapters.errors import InputError
 from rccnav.adapters.service.cache import Answer, input_key
-from rccnav.adapters.service.cards import (
-    OVERRIDE_DISPLAY,
-    DraftOrder,
-    IssuedCard,
-    order_cards,
-    patient_view_cards,
-)
-from rccnav.adapters.service.feedback import FeedbackRecord, utc_now
+from rccnav.adapters.service.cards import OVERRIDE_DISPLAY
+from rccnav.adapters.service.compute import CardJob, OrderSpec, Refusal
+from rccnav.adapters.service.feedback import FeedbackRecord, StorageError, utc_now
 from rccnav.adapters.service.feedback import IssuedCard as IssuedCardRow
 from rccnav.adapters.service.models import (
     DiscoveryResponse,
@@ -52,8 +46,6 @@ from rccnav.adapters.service.prefetch import (
     gather_prefetch,
 )
 from rccnav.adapters.service.state import ServiceError, ServiceState, log_token, parse_body
-from rccnav.core.assessment import Assessment
-from rccnav.core.case import Case
 
 log = logging.getLogger("rccnav.service")
 
@@ -133,26 +125,6 @@ def _unavailable(exc: PrefetchUnavailable) -> ServiceError:
     return ServiceError(412, outcome)
 
 
-CardBuilder = Callable[[Case, Assessment], list[IssuedCard]]
-
-
-def _read_and_assess(state: ServiceState, bundle: dict[str, Any]) -> tuple[Case, Assessment]:
-    from rccnav.adapters.fhir.reader import read_fhir
-    from rccnav.adapters.intake import assess_input
-
-    on = state.assessment_date()
-    lookback = state.config.lookback_days
-    try:
-        intake = read_fhir(
-            bundle, name="CDS Hooks prefetch", on=on, lookback_days=lookback, kb=state.kb
-        )
-    except InputError as exc:
-        raise ServiceError(
-            422, operation_outcome(str(exc), code="processing", expression=exc.where)
-        ) from None
-    return intake.case, assess_input(intake, state.kb, on, lookback_days=lookback)
-
-
 async def _gather_bundle(
     state: ServiceState,
     http: Request,
@@ -191,21 +163,29 @@ async def _gather_bundle(
     return bundle, orjson.dumps(bundle)
 
 
-def _answer(
+async def _answer(
     state: ServiceState,
     http: Request,
     service_id: str,
     gathered: tuple[dict[str, Any], bytes],
-    build: CardBuilder,
+    order: OrderSpec | None = None,
 ) -> Response:
-    """Cards for this data: from the cache when the same inputs were assessed before."""
+    """Cards for this data: from the cache when the same inputs were assessed before.
+
+    Otherwise read, assess and build the cards off the event loop, within the
+    configured time and CPU budget.
+    """
     bundle, raw = gathered
-    key = input_key(service_id, raw, state.assessment_date(), state.config.lookback_days)
+    on, lookback = state.assessment_date(), state.config.lookback_days
+    key = input_key(service_id, raw, on, lookback)
     answer = state.cache.get(key)
     state.note(http, cache="hit" if answer is not None else "miss")
     if answer is None:
-        case, assessment = _read_and_assess(state, bundle)
-        answer = Answer.of(build(case, assessment))
+        result = await state.assessor.run(CardJob(raw, on, lookback, order, bundle))
+        if isinstance(result, Refusal):
+            raise ServiceError(result.status, result.outcome)
+        assert isinstance(result, Answer)
+        answer = result
         state.cache.put(key, answer)
     issued_at = utc_now()
     state.store.note_issued(
@@ -240,17 +220,8 @@ async def _order_hook(
         return Response(EMPTY_CARDS, media_type="application/json")
     patient_id = request.context.patientId
     gathered = await _gather_bundle(state, http, request, patient_id, drafts)
-
-    def build(case: Case, assessment: Assessment) -> list[IssuedCard]:
-        return order_cards(
-            state.kb,
-            assessment,
-            proposed=case.proposed_therapy.agents if case.proposed_therapy else (),
-            drafts=[DraftOrder(f"MedicationRequest/{d['id']}") for d in drafts],
-            patient_id=patient_id,
-        )
-
-    return _answer(state, http, service_id, gathered, build)
+    order = OrderSpec(tuple(str(d["id"]) for d in drafts), patient_id)
+    return await _answer(state, http, service_id, gathered, order)
 
 
 def _note_hook(
@@ -315,11 +286,7 @@ def build_router(state: ServiceState) -> APIRouter:
         patient_id = request.context.patientId
         _note_hook(state, http, PATIENT_VIEW, request, patient_id)
         gathered = await _gather_bundle(state, http, request, patient_id, ())
-
-        def build(_: Case, assessment: Assessment) -> list[IssuedCard]:
-            return patient_view_cards(state.kb, assessment)
-
-        return _answer(state, http, PATIENT_VIEW, gathered, build)
+        return await _answer(state, http, PATIENT_VIEW, gathered)
 
     @router.post(
         f"/cds-services/{ORDER_SELECT}",
@@ -367,7 +334,14 @@ def build_router(state: ServiceState) -> APIRouter:
         body = parse_body(FeedbackRequest, await http.body())
         state.note(http, service=service_id, feedback=str(len(body.feedback)))
         records = _feedback_records(body)
-        stored = await anyio.to_thread.run_sync(state.store.add_feedback, service_id, records)
+        try:
+            stored = await anyio.to_thread.run_sync(state.store.add_feedback, service_id, records)
+        except StorageError as exc:
+            log.error("feedback not stored: %s", exc)
+            outcome = operation_outcome(
+                f"feedback was not stored: {exc}", code="transient", severity="fatal"
+            )
+            raise ServiceError(503, outcome, {"Retry-After": "30"}) from None
         return Response(FeedbackAck(stored=stored).model_dump_json(), media_type="application/json")
 
     return router

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,21 +31,13 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
     return config.model_copy(update=updates) if updates else config
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rccnav.adapters.service.app import INSECURE_WARNING, create_app
+    from rccnav.adapters.service.app import INSECURE_WARNING, configure_logging, create_app
 
     config = _config(args)
-    _configure_logging(config.log_level)
+    configure_logging(config.log_level)
     if config.insecure_no_auth:
         sys.stderr.write(f"WARNING: {INSECURE_WARNING}\n")
     workers = getattr(args, "workers", 1) or 1
@@ -61,18 +52,24 @@ def _serve(args: argparse.Namespace) -> int:
     # out of the collector's reach so full collections stay short under load (tail latency).
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, **_uvicorn_options(config))
+    uvicorn.run(app, **uvicorn_options(config))
     return 0
 
 
-def _uvicorn_options(config: ServiceConfig) -> dict[str, Any]:
+def uvicorn_options(config: ServiceConfig) -> dict[str, Any]:
+    """How uvicorn runs the service (also used by the tests' loopback server)."""
+    from rccnav.adapters.service.protocol import HeadDeadlineProtocol
+
     return {
         "host": config.host,
         "port": config.port,
         "log_level": config.log_level.lower(),
         "access_log": False,  # our own access log never carries query strings
         "limit_concurrency": config.limits.max_connections,
-        "timeout_keep_alive": 15,
+        # Idle keep-alive, and the time a client has to send a request head.
+        "timeout_keep_alive": config.limits.keep_alive_seconds,
+        "http": HeadDeadlineProtocol,
+        "h11_max_incomplete_event_size": 64 * 1024,
         "server_header": False,
     }
 
@@ -83,7 +80,13 @@ def _serve_workers(config: ServiceConfig, workers: int) -> None:
 
     import uvicorn
 
-    from rccnav.adapters.service.app import CONFIG_ENVIRONMENT
+    from rccnav.adapters.service.app import CONFIG_ENVIRONMENT, check_settings, check_storage
+
+    try:
+        check_settings(config)
+        check_storage(config)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
 
     if not config.insecure_no_auth and config.auth.replay_db is None:
         raise InputError(
@@ -95,23 +98,31 @@ def _serve_workers(config: ServiceConfig, workers: int) -> None:
         "rccnav.adapters.service.app:app_from_environment",
         factory=True,
         workers=workers,
-        **_uvicorn_options(config),
+        **uvicorn_options(config),
     )
 
 
 def _feedback_report(args: argparse.Namespace) -> int:
     import orjson
 
-    from rccnav.adapters.service.feedback import FeedbackStore, format_report, report_to_dict
+    from rccnav.adapters.service.feedback import (
+        FeedbackStore,
+        StorageError,
+        format_report,
+        report_to_dict,
+    )
 
     config = _config(args)
     if not config.feedback_db.exists():
         raise InputError("no feedback database yet", where=str(config.feedback_db))
-    store = FeedbackStore(config.feedback_db)
     try:
-        report = store.report()
-    finally:
-        store.close()
+        store = FeedbackStore(config.feedback_db)
+        try:
+            report = store.report()
+        finally:
+            store.close()
+    except StorageError as exc:
+        raise InputError(str(exc)) from None
     if args.format == "json":
         sys.stdout.write(orjson.dumps(report_to_dict(report), option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")

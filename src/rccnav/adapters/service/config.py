@@ -33,6 +33,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -69,6 +70,11 @@ class IssuerConfig(_Settings):
     jwks_url: str | None = Field(None, description="URL of the client's JWK Set")
     jku_allowed: tuple[str, ...] = Field(
         (), description="JWK Set URLs this client may name in the JWT `jku` header"
+    )
+    sub_allowed: tuple[str, ...] = Field(
+        (),
+        description="If set, tokens must carry a `sub` on this list (CDS Hooks 2.0 does "
+        "not define `sub`; set this only if the client sends one)",
     )
 
     @field_validator("jwks_url")
@@ -140,6 +146,35 @@ class LimitsConfig(_Settings):
     card_cache_entries: int = Field(
         512, ge=0, description="Recent assessment inputs whose cards are kept (0: none)"
     )
+    keep_alive_seconds: int = Field(
+        5,
+        ge=1,
+        le=300,
+        description="Idle time before a kept-alive connection is closed; also the time a "
+        "client has to send a complete request head (request line and headers)",
+    )
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Time an authenticated client has to send the whole body"
+    )
+    assess_processes: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Worker processes that assess (each call within its CPU budget); "
+        "0: threads in the service process (development; no CPU budget)",
+    )
+    assess_threads: int = Field(2, ge=1, le=64, description="Threads when assess_processes = 0")
+    assess_cpu_seconds: int = Field(
+        5, ge=1, le=600, description="CPU time one assessment may use (worker processes)"
+    )
+    assess_timeout_seconds: float = Field(
+        15.0, gt=0, le=600, description="Wall-clock time a caller waits for its assessment"
+    )
+    assess_memory_mb: int | None = Field(
+        1024,
+        ge=256,
+        description="Address-space cap of each worker process (MiB); null: no cap",
+    )
 
 
 class FhirClientConfig(_Settings):
@@ -149,8 +184,23 @@ class FhirClientConfig(_Settings):
     page_size: int | None = Field(None, ge=1, le=1000, description="_count added to our queries")
     allow_http: bool = Field(False, description="Allow a plain-http fhirServer (testing only)")
     allowed_servers: tuple[str, ...] = Field(
-        (), description="If set, fhirServer must start with one of these base URLs"
+        (),
+        description="FHIR server base URLs the service may fetch from (with the hook's "
+        "access token); empty: it fetches nothing and needs complete prefetch",
     )
+
+    @field_validator("allowed_servers")
+    @classmethod
+    def _base_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in {"https", "http"} or not parts.hostname:
+                raise ValueError(f"{url!r} is not an absolute http(s) base URL")
+            if parts.query or parts.fragment or parts.username or parts.password:
+                raise ValueError(f"{url!r}: a base URL has no query, fragment or credentials")
+            if ".." in parts.path.split("/") or "%2e" in parts.path.lower():
+                raise ValueError(f"{url!r} has '..' path segments")
+        return value
 
 
 class CorsConfig(_Settings):

@@ -11,6 +11,7 @@ Nothing here is logged; user comments are stored for the report's reader only.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,8 @@ from pathlib import Path
 import orjson
 
 SCHEMA_VERSION = 1
+
+log = logging.getLogger("rccnav.service")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issued_card (
@@ -93,19 +96,69 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+class StorageError(Exception):
+    """The feedback store cannot be used; the message names the file and the fix."""
+
+
+def storage_problem(path: Path, exc: BaseException, setting: str = "feedback_db") -> StorageError:
+    """Say what is wrong with ``path`` and what to change, from a SQLite or OS error."""
+    text = str(exc).lower()
+    folder = path.parent
+    errno = getattr(exc, "errno", None)
+    if "disk is full" in text or "no space" in text or errno == 28:
+        why = (
+            f"the disk holding {folder} is full. Free space there, or set {setting} to a "
+            "file on another disk"
+        )
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        why = (
+            "it is not a usable SQLite database (corrupt, or another kind of file). Move it "
+            f"aside (keep it: `sqlite3 {path.name} .recover` may save its records) and "
+            f"restart; a new database is created, or set {setting} to another file"
+        )
+    elif (
+        "readonly" in text
+        or "read-only" in text
+        or "permission" in text
+        or "unable to open" in text
+        or "not permitted" in text
+        or errno in (1, 13, 30)
+    ):
+        why = (
+            f"it cannot be written (read-only file or folder). Make {folder} and the file "
+            f"writable by the service's user, or set {setting} to a writable path"
+        )
+    else:
+        why = f"{type(exc).__name__}: {exc}. Check the file and its folder, or set {setting}"
+    return StorageError(f"{setting} {path}: {why}")
+
+
 class FeedbackStore:
-    """One SQLite file; thread-safe; feedback writes are synchronous and durable."""
+    """One SQLite file; thread-safe; feedback writes are synchronous and durable.
+
+    Any storage fault (read-only folder, corrupt file, full disk) is raised as a
+    :class:`StorageError` naming the file and the fix: at start-up, so the service
+    refuses to start, and per call, so feedback is answered 503 and never
+    acknowledged unless committed. The last fault is kept for ``/readyz``.
+    """
 
     def __init__(self, path: Path, *, flush_interval: float = 0.25) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.last_error: str | None = None
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # A write now, so a read-only file or full disk is found at start-up.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            raise storage_problem(path, exc) from None
         self._pending: list[IssuedCard] = []
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
@@ -123,21 +176,35 @@ class FeedbackStore:
             batch, self._pending = self._pending, []
         if not batch:
             return
+        rows = [(c.uuid, c.service_id, c.card_type, c.issued_at) for c in batch]
+        self._write("INSERT OR IGNORE INTO issued_card VALUES (?, ?, ?, ?)", rows)
+
+    def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """One transaction; a storage fault becomes a StorageError and is remembered."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO issued_card VALUES (?, ?, ?, ?)",
-                    [(c.uuid, c.service_id, c.card_type, c.issued_at) for c in batch],
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(sql, rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                problem = storage_problem(self.path, exc)
+                self.last_error = str(problem)
+                raise problem from None
+            self.last_error = None
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._flush_interval):
-            self.flush()
+            try:
+                self.flush()
+            except StorageError as exc:
+                # Issued-card rows only label the report; they are dropped, not retried
+                # forever. The fault is logged and shown by /readyz.
+                log.error("card log not written: %s", exc)
 
     # -- feedback (synchronous, durable) ---------------------------------
     def add_feedback(self, service_id: str, records: Sequence[FeedbackRecord]) -> int:
@@ -158,19 +225,12 @@ class FeedbackStore:
             )
             for r in records
         ]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO feedback (received_at, service_id, card_uuid, outcome, "
-                    "outcome_timestamp, override_system, override_code, override_display, "
-                    "user_comment, accepted_suggestions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._write(
+            "INSERT INTO feedback (received_at, service_id, card_uuid, outcome, "
+            "outcome_timestamp, override_system, override_code, override_display, "
+            "user_comment, accepted_suggestions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         return len(rows)
 
     def count(self) -> int:
@@ -181,12 +241,15 @@ class FeedbackStore:
     def report(self) -> FeedbackReport:
         self.flush()
         with self._lock:
-            rows = self._db.execute(
-                "SELECT coalesce(c.card_type, 'unknown'), f.outcome, "
-                "coalesce(f.override_display, f.override_code), f.override_system "
-                "FROM feedback f LEFT JOIN issued_card c ON c.uuid = f.card_uuid"
-            ).fetchall()
-            (issued,) = self._db.execute("SELECT count(*) FROM issued_card").fetchone()
+            try:
+                rows = self._db.execute(
+                    "SELECT coalesce(c.card_type, 'unknown'), f.outcome, "
+                    "coalesce(f.override_display, f.override_code), f.override_system "
+                    "FROM feedback f LEFT JOIN issued_card c ON c.uuid = f.card_uuid"
+                ).fetchall()
+                (issued,) = self._db.execute("SELECT count(*) FROM issued_card").fetchone()
+            except sqlite3.Error as exc:
+                raise storage_problem(self.path, exc) from None
         summaries: dict[str, CardTypeSummary] = {}
         for card_type, outcome, reason, _system in rows:
             summary = summaries.setdefault(card_type, CardTypeSummary(card_type))
@@ -202,7 +265,10 @@ class FeedbackStore:
     def close(self) -> None:
         self._stop.set()
         self._flusher.join(timeout=5)
-        self.flush()
+        try:
+            self.flush()
+        except StorageError as exc:
+            log.error("card log not written at shutdown: %s", exc)
         with self._lock:
             self._db.close()
 

@@ -6,10 +6,19 @@ token, or answer 412. The fetch is bounded: a timeout per request, a byte limit
 per query (all pages together), a page limit, no redirects, and ``next`` links
 followed only when they stay under the same ``fhirServer`` base, so a server
 cannot send the access token elsewhere.
+
+Nothing is fetched unless ``fhir_client.allowed_servers`` names the server's base
+(default deny: a CDS Client's ``fhirServer`` is data from the request, and
+fetching from any URL it names would be server-side request forgery). URLs are
+normalised (scheme and host case, default port, repeated slashes) and any ``.``
+or ``..`` segment, plain or percent-encoded, is refused, in the base, in our
+query URLs and in ``next`` links.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,26 +38,84 @@ class NotFound(FetchError):
     """A read (``Type/id``) found nothing: the prefetch value is null."""
 
 
-def check_server(base: str, config: FhirClientConfig) -> str:
-    """The fhirServer base URL, if policy allows calling it."""
-    parts = urlsplit(base)
-    if parts.scheme not in {"https", "http"} or not parts.netloc:
-        raise FetchError("fhirServer is not an absolute http(s) URL")
-    if parts.scheme == "http" and not config.allow_http:
-        raise FetchError("fhirServer must use https")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+#: ``.``/``..`` segments, also percent-encoded, and encoded slashes or backslashes:
+#: a server (or a client-supplied fhirServer) must not climb out of its base path.
+_DOT_SEGMENT = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)", re.IGNORECASE)
+_SNEAKY = re.compile(r"%2f|%5c|\\", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Base:
+    """A FHIR server base URL in normal form: scheme, host, port and path segments."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str  # no trailing slash; "" for the root
+
+    @property
+    def url(self) -> str:
+        default = _DEFAULT_PORTS[self.scheme]
+        netloc = self.host if self.port == default else f"{self.host}:{self.port}"
+        return f"{self.scheme}://{netloc}{self.path}"
+
+    def contains(self, other: Base) -> bool:
+        """``other`` is this base or a path under it (segment-wise, never a prefix trick)."""
+        same_origin = (self.scheme, self.host, self.port) == (other.scheme, other.host, other.port)
+        return same_origin and (other.path == self.path or other.path.startswith(self.path + "/"))
+
+
+def parse_base(url: str, what: str = "fhirServer") -> Base:
+    """Normalise an absolute http(s) URL; refuse dot segments, credentials, fragments."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise FetchError(f"{what} is not a valid URL") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise FetchError(f"{what} is not an absolute http(s) URL")
     if parts.username or parts.password:
-        raise FetchError("fhirServer must not carry credentials")
-    base = base.rstrip("/")
-    if config.allowed_servers and not any(
-        base == allowed.rstrip("/") or base.startswith(allowed.rstrip("/") + "/")
+        raise FetchError(f"{what} must not carry credentials")
+    if _DOT_SEGMENT.search(parts.path) or _SNEAKY.search(parts.path):
+        raise FetchError(f"{what} has '.' or '..' path segments (also percent-encoded)")
+    path = re.sub("/{2,}", "/", parts.path).rstrip("/")
+    return Base(scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path)
+
+
+def check_server(base: str, config: FhirClientConfig) -> str:
+    """The fhirServer base URL, if policy allows calling it (default: call nothing).
+
+    No request, and so no access token, goes to a server that
+    ``fhir_client.allowed_servers`` does not name.
+    """
+    server = parse_base(base)
+    if server.scheme == "http" and not config.allow_http:
+        raise FetchError(
+            "fhirServer uses http; set fhir_client.allow_http = true to allow plain http "
+            "(testing only), or use https"
+        )
+    if not config.allowed_servers:
+        raise FetchError(
+            "fhirServer is not called: fhir_client.allowed_servers is empty. Add this "
+            "server's base URL to fhir_client.allowed_servers to let the service fetch "
+            "what was not prefetched"
+        )
+    if not any(
+        parse_base(allowed, "fhir_client.allowed_servers").contains(server)
         for allowed in config.allowed_servers
     ):
-        raise FetchError("fhirServer is not on the allow-list")
-    return base
+        raise FetchError("fhirServer is not in fhir_client.allowed_servers")
+    return server.url
 
 
 def _same_base(url: str, base: str) -> bool:
-    return url == base or url.startswith(base + "/") or url.startswith(base + "?")
+    """A next link under the fhirServer base (after normalising both)."""
+    try:
+        return parse_base(base).contains(parse_base(url.split("?", 1)[0], "a next link"))
+    except FetchError:
+        return False
 
 
 def _next_link(bundle: dict[str, Any]) -> str | None:
@@ -114,8 +181,11 @@ class FhirFetcher:
         """Run one prefetch query (a read or a search), following search pages."""
         base = check_server(base, self._config)
         budget = self._config.max_response_bytes
+        url = self._query_url(base, query)
+        if not _same_base(url, base):
+            raise FetchError("the query would leave fhirServer (a '..' in an id?)")
         try:
-            data, used = await self._get(self._query_url(base, query), token, budget)
+            data, used = await self._get(url, token, budget)
         except NotFound:
             if "?" in query:
                 raise FetchError("search endpoint not found") from None

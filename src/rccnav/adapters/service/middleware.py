@@ -1,14 +1,13 @@
-"""ASGI middleware: overload shedding (503), body size limit (413), access log.
+"""ASGI middleware: authentication first (401), body deadline (408) and size limit
+(413), overload shedding (503), access log.
 
 Plain ASGI, not Starlette's ``BaseHTTPMiddleware``, to keep the per-request
 cost small. Under overload the service refuses work it cannot start promptly:
-at most ``max_concurrent_requests`` hook/API calls run at once and the rest are
-answered 503 with ``Retry-After`` at once, so accepted calls keep their latency
-and the process keeps its memory. Because a hook call computes without awaiting,
-each admitted call yields once before working, so calls still queued on the
-event loop are counted (and refused) before the first one computes. Feedback
-has its own budget so a burst of hook calls never makes the service refuse (and
-so lose) feedback.
+at most ``max_concurrent_requests`` authenticated hook/API calls, whose bodies
+have arrived, run at once and the rest are answered 503 with ``Retry-After`` at
+once, so accepted calls keep their latency and the process keeps its memory.
+Feedback has its own budget so a burst of hook calls never makes the service
+refuse (and so lose) feedback.
 
 The access log line carries method, path, status, duration, and what handlers
 put in ``scope["state"]["log"]`` (service id, hookInstance, a salted hash of
@@ -66,7 +65,24 @@ def _bucket(method: str, path: str) -> str | None:
     return None
 
 
+Authenticate = Callable[[Scope], Awaitable[bool]]
+
+
+def _protected(path: str) -> bool:
+    """Paths that need a CDS Client JWT (everything but health, readiness and docs)."""
+    return path == "/cds-services" or path.startswith(("/cds-services/", "/api/"))
+
+
 class GuardMiddleware:
+    """Authentication, body deadline and size limit, work slots, access log; in that order.
+
+    The JWT is verified from the headers before a byte of the body is read, so an
+    unauthenticated client costs one signature check and is answered 401 at once;
+    an authenticated client then has ``body_timeout`` seconds to send at most
+    ``max_body_bytes``. Only then is a work slot taken: a slow or unauthenticated
+    sender never holds one.
+    """
+
     def __init__(
         self,
         app: ASGIApp,
@@ -75,12 +91,16 @@ class GuardMiddleware:
         max_work: int,
         max_feedback: int,
         auth_note: str,
+        authenticate: Authenticate | None = None,
+        body_timeout: float = 10.0,
     ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.limits = {"work": max_work, "feedback": max_feedback}
         self.inflight = {"work": 0, "feedback": 0}
         self.auth_note = auth_note
+        self.authenticate = authenticate
+        self.body_timeout = body_timeout
         self.refused = 0
 
     async def _read_body(self, receive: Receive) -> tuple[bytes | None, Message | None]:
@@ -111,7 +131,8 @@ class GuardMiddleware:
             return
         started = time.perf_counter()
         fields: dict[str, str] = {}
-        scope.setdefault("state", {})["log"] = fields
+        state = scope.setdefault("state", {})
+        state["log"] = fields
         status = [0]
 
         async def send_status(message: Message) -> None:
@@ -119,44 +140,52 @@ class GuardMiddleware:
                 status[0] = message["status"]
             await send(message)
 
-        bucket = _bucket(scope["method"], scope["path"])
         try:
-            if bucket is not None and self.inflight[bucket] >= self.limits[bucket]:
-                self.refused += 1
-                outcome = operation_outcome(
-                    "the service is at capacity; retry shortly", code="throttled"
-                )
-                await send_json(send_status, 503, outcome, [(b"retry-after", b"1")])
-                return
-            if bucket is not None:
-                self.inflight[bucket] += 1
-            try:
-                if bucket is not None:
-                    # Let every request already queued on the event loop register
-                    # before this one starts its (CPU-bound) work: the count then
-                    # includes them, and a burst beyond the limit is refused at once
-                    # instead of queueing behind work that cannot start promptly.
-                    await asyncio.sleep(0)
-                await self._dispatch(scope, receive, send_status)
-            finally:
-                if bucket is not None:
-                    self.inflight[bucket] -= 1
+            await self._guarded(scope, receive, send_status)
         finally:
             self._log(scope, status[0], started, fields)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in _BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        has_body = scope["method"] in _BODY_METHODS
+        # An early answer leaves the body unread: close the connection after it.
+        early = [(b"connection", b"close")] if has_body else []
         too_large = operation_outcome(
             f"request body exceeds {self.max_body} bytes", code="too-costly"
         )
-        if self._declared_too_large(scope):
-            await send_json(send, 413, too_large, [(b"connection", b"close")])
+        if has_body and self._declared_too_large(scope):
+            # Known from the headers alone: refused before any other work.
+            await send_json(send, 413, too_large, early)
             return
-        body, ended = await self._read_body(receive)
+        if self.authenticate is not None and _protected(scope["path"]):
+            if not await self.authenticate(scope):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"www-authenticate", b"Bearer"),
+                            (b"content-length", b"0"),
+                            *early,
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope["state"]["authenticated"] = True
+        if not has_body:
+            await self._in_slot(scope, receive, send)
+            return
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body, ended = await self._read_body(receive)
+        except TimeoutError:
+            slow = operation_outcome(
+                f"the request body did not arrive within {self.body_timeout:g} s", code="timeout"
+            )
+            await send_json(send, 408, slow, early)
+            return
         if body is None:
-            await send_json(send, 413, too_large, [(b"connection", b"close")])
+            await send_json(send, 413, too_large, early)
             return
         delivered = False
 
@@ -169,7 +198,25 @@ class GuardMiddleware:
                 return ended
             return await receive()
 
-        await self.app(scope, replay, send)
+        await self._in_slot(scope, replay, send)
+
+    async def _in_slot(self, scope: Scope, receive: Receive, send: Send) -> None:
+        bucket = _bucket(scope["method"], scope["path"])
+        if bucket is None:
+            await self.app(scope, receive, send)
+            return
+        if self.inflight[bucket] >= self.limits[bucket]:
+            self.refused += 1
+            outcome = operation_outcome(
+                "the service is at capacity; retry shortly", code="throttled"
+            )
+            await send_json(send, 503, outcome, [(b"retry-after", b"1")])
+            return
+        self.inflight[bucket] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight[bucket] -= 1
 
     def _log(self, scope: Scope, status: int, started: float, fields: dict[str, str]) -> None:
         if not access_log.isEnabledFor(logging.INFO):

@@ -122,7 +122,17 @@ class OrderSelectContext(OrderSignContext):
 
 
 class HookRequest(_Strict):
-    hookInstance: str = Field(min_length=1, max_length=128)
+    """A hook call. Unknown top-level fields are ignored: the spec lets CDS Clients send
+    fields this version does not define (and reserves ``extension`` for custom ones);
+    the fields the spec defines are checked strictly."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    hookInstance: str = Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="A UUID (CDS Hooks 2.0: 'A universally unique identifier (UUID) for "
+        "this particular hook call')",
+    )
     fhirServer: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2048)
     fhirAuthorization: FhirAuthorization | None = None
     prefetch: dict[str, FhirResource | None] | None = Field(None, max_length=50)
@@ -278,6 +288,7 @@ IssueCode = Literal[
     "security",
     "exception",
     "throttled",
+    "timeout",
 ]
 
 

@@ -12,6 +12,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from rccnav.adapters.service.auth import AuthError, JwtVerifier
 from rccnav.adapters.service.cache import AnswerCache
+from rccnav.adapters.service.compute import Assessor
 from rccnav.adapters.service.config import ServiceConfig
 from rccnav.adapters.service.feedback import FeedbackStore
 from rccnav.adapters.service.fhir_client import FhirFetcher
@@ -72,6 +74,7 @@ class ServiceState:
     salt: bytes
     templates: dict[str, str]
     cache: AnswerCache
+    assessor: Assessor
 
     @classmethod
     def salt_from(cls, config: ServiceConfig) -> bytes:
@@ -84,9 +87,15 @@ class ServiceState:
         """A salted hash: lets logs of one patient be joined without naming them."""
         return hmac.new(self.salt, patient_id.encode(), hashlib.sha256).hexdigest()[:16]
 
-    def audience(self, request: Request) -> str:
-        base = self.config.public_base_url or f"{request.url.scheme}://{request.url.netloc}"
-        return base + request.url.path
+    def audience(self, path: str) -> str:
+        """The JWT ``aud`` a call to ``path`` must carry: the public base URL plus the path.
+
+        Never derived from the request (Host header): a token minted for another
+        service at the same path must not pass. ``build_state`` refuses to start
+        with authentication on and no ``public_base_url``.
+        """
+        assert self.config.public_base_url is not None
+        return self.config.public_base_url + path
 
     @staticmethod
     def note(request: Request, **fields: str) -> None:
@@ -94,15 +103,30 @@ class ServiceState:
         if log is not None:
             log.update(fields)
 
-    async def authenticate(self, request: Request) -> None:
+    async def authenticate_scope(self, scope: MutableMapping[str, Any]) -> bool:
+        """Verify the call's JWT from its headers alone (the body is not read yet)."""
         if self.verifier is None:
-            return
+            return True
+        authorization = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        path: str = scope["path"]
         try:
-            client = await self.verifier.verify(
-                request.headers.get("authorization"), self.audience(request)
-            )
+            client = await self.verifier.verify(authorization, self.audience(path))
         except AuthError as exc:
             reason = "".join(ch if ch.isprintable() else "?" for ch in exc.reason)[:300]
-            auth_log.info("refused %s %s: %s", request.method, request.url.path, reason)
-            raise Unauthorized() from None
-        self.note(request, iss=log_token(client.iss, 128))
+            auth_log.info("refused %s %s: %s", scope["method"], log_token(path, 128), reason)
+            return False
+        log: dict[str, str] | None = scope.get("state", {}).get("log")
+        if log is not None:
+            log["iss"] = log_token(client.iss, 128)
+        return True
+
+    async def authenticate(self, request: Request) -> None:
+        """Defence in depth: the guard middleware must have authenticated this call."""
+        if self.verifier is None:
+            return
+        if not getattr(request.state, "authenticated", False):
+            raise Unauthorized()
