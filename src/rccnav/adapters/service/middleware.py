@@ -134,16 +134,24 @@ class GuardMiddleware:
         state = scope.setdefault("state", {})
         state["log"] = fields
         status = [0]
+        logged = False
 
         async def send_status(message: Message) -> None:
+            nonlocal logged
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Logged before the last byte leaves, so the line exists once the client
+                # has its answer.
+                logged = True
+                self._log(scope, status[0], started, fields)
             await send(message)
 
         try:
             await self._guarded(scope, receive, send_status)
         finally:
-            self._log(scope, status[0], started, fields)
+            if not logged:
+                self._log(scope, status[0], started, fields)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         has_body = scope["method"] in _BODY_METHODS
