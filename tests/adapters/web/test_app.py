@@ -127,6 +127,7 @@ def test_intake_fills_the_form_with_sources_and_keeps_reader_notes(client: TestC
     assert reply.status_code == 200
     data = reply.json()
     assert data["form"]["performance.kps"] == "60"
+    assert data["form"]["labs.ldh.high"] == "250"  # shown as typed, not "250.0"
     assert data["form"]["assessment_date"] == "2026-11-01"
     assert data["sources"]["performance.kps"].startswith("Observation/")
     assert data["file"]["summary"]["kind"]

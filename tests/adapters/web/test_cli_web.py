@@ -87,3 +87,20 @@ def test_report_pdf_without_chromium_says_so(
     case.write_text("{}")
     assert main(["report", str(case), "--output", str(tmp_path / "s.pdf")]) == 2
     assert "needs Chromium" in capsys.readouterr().err
+
+
+def test_without_the_web_extra_the_commands_say_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a)
+    )
+    case = tmp_path / "case.json"
+    case.write_text("{}")
+    assert main(["report", str(case), "--output", str(tmp_path / "s.html")]) == 2
+    assert "pip install 'rccnav[web]'" in capsys.readouterr().err
+    assert main(["web", "--no-browser", "--port", "0"]) == 2
+    assert "jinja2" in capsys.readouterr().err

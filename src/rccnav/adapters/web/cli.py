@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import socket
 import sys
 import threading
@@ -52,7 +53,17 @@ def _bind(address: str, port: int) -> socket.socket:
     return sock
 
 
+def _require(*modules: str) -> None:
+    """A clear message, not a traceback, when the ``web`` extra is not installed."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise InputError(
+            f"this command needs {', '.join(missing)}: pip install 'rccnav[web]'"
+        )
+
+
 def _web(args: argparse.Namespace) -> int:
+    _require("jinja2", "uvicorn", "fastapi")
     import uvicorn
 
     from rccnav.adapters.web.app import create_web_app, new_token
@@ -87,6 +98,7 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    _require("jinja2")
     from rccnav.adapters.web.pdf import PdfError, html_to_pdf
     from rccnav.adapters.web.views import Views
 

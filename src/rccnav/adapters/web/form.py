@@ -112,6 +112,12 @@ UNIT_SUGGESTIONS = {
 }
 
 
+# Hints where the schema's description speaks to a file author rather than a clinician.
+HINTS = {
+    "assessment_date": "Data dated after it is ignored; time from diagnosis is measured to it",
+}
+
+
 def label_for(name: str) -> str:
     return LABELS.get(name, name.replace("_", " ").capitalize())
 
@@ -206,7 +212,9 @@ def _items(
     required = set(schema.get("required", ()))
     for name, raw in schema.get("properties", {}).items():
         path = f"{prefix}.{name}" if prefix else name
-        yield _item(name, path, _resolve(raw, defs), defs, name in required)
+        # The field's own description, not its type's docstring (repeated on every lab).
+        hint = HINTS.get(name, raw.get("description"))
+        yield _item(name, path, _resolve(raw, defs), defs, name in required, hint)
 
 
 def _is_model(schema: Mapping[str, Any]) -> bool:
@@ -214,19 +222,21 @@ def _is_model(schema: Mapping[str, Any]) -> bool:
 
 
 def _item(
-    name: str, path: str, schema: Mapping[str, Any], defs: Mapping[str, Any], required: bool
+    name: str,
+    path: str,
+    schema: Mapping[str, Any],
+    defs: Mapping[str, Any],
+    required: bool,
+    hint: str | None,
 ) -> Item:
-    hint = schema.get("description")
+    hint = hint.replace("`", "") if hint else None
     if _is_model(schema):
         return Group(path, name, label_for(name), tuple(_items(schema, defs, path)), hint)
     if schema.get("type") == "array":
         element = _resolve(schema.get("items", {}), defs)
         if _is_model(element):
             item_path = f"{path}.{INDEX}"
-            entry = Group(
-                item_path, name, label_for(name), tuple(_items(element, defs, item_path)),
-                element.get("description"),
-            )
+            entry = Group(item_path, name, label_for(name), tuple(_items(element, defs, item_path)))
             return Group(path, name, label_for(name), (entry,), hint, repeated=True)
     kind = _kind(name, schema, defs)
     options: tuple[str, ...] = ()
@@ -422,6 +432,8 @@ def form_to_case(form: Mapping[str, FormValue], today: date) -> FormResult:
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # 260, not 260.0: what the clinician would type
     return str(value)
 
 

@@ -87,7 +87,7 @@
     });
     Object.keys(sources || {}).forEach(function (name) {
       var note = document.getElementById("src-" + domId(name));
-      if (note) { note.textContent = sources[name]; }
+      if (note) { note.textContent = sources[name]; note.title = "from " + sources[name]; }
     });
   }
 
