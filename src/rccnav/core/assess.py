@@ -54,6 +54,7 @@ def assess(
     if baseline.performance is not case.performance:
         # Decisions see performance status only as usable on ``on``.
         case = case.model_copy(update={"performance": baseline.performance})
+    case, ned_warnings = no_evidence_of_disease.without_stale_ned(case, kb)
     line = current_line(case, kb, on)
     shared = shared_factors(case, baseline, kb, on, _first_line(line, on))
     imdc = imdc_risk(case, baseline, kb, on, line.number, shared)
@@ -73,7 +74,12 @@ def assess(
     safety_warnings = therapy_safety.check(case, line, therapy, kb)
     imdc = _with_regimen_impact(imdc, therapy)
     local = local_therapy.decide(case, baseline, kb, line.current.agents if line.current else None)
-    warnings: list[Warning] = [*baseline.warnings, *line.warnings, *safety_warnings]
+    warnings: list[Warning] = [
+        *baseline.warnings,
+        *ned_warnings,
+        *line.warnings,
+        *safety_warnings,
+    ]
     warnings.extend(local_therapy.urgent_warnings(case, kb, baseline))
     return Assessment(
         on=on,

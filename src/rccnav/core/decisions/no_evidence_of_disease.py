@@ -14,14 +14,51 @@ from rccnav.core.assessment import (
     Reason,
     SystemicTherapy,
     TherapyOption,
+    Warning,
 )
-from rccnav.core.case import Case
+from rccnav.core.case import Case, Metastasis
 from rccnav.core.decisions.common import because
 from rccnav.core.decisions.lines import Line
 from rccnav.knowledge.model import KnowledgeBase
 
 ADJUVANT = "pembrolizumab"
 SURVEILLANCE = "active-surveillance"
+
+
+def recurrence_after_ned(case: Case) -> Metastasis | None:
+    """A metastasis dated after the complete resection and not itself treated: the NED
+    record is out of date (the disease has recurred)."""
+    resected = case.disease.complete_resection_date
+    if case.disease.no_evidence_of_disease is not True or resected is None:
+        return None
+    later = [
+        m
+        for m in case.disease.metastases
+        if m.date is not None and m.date > resected and m.treated is not True
+    ]
+    return min(later, key=lambda m: m.date or resected) if later else None
+
+
+def without_stale_ned(case: Case, kb: KnowledgeBase) -> tuple[Case, list[Warning]]:
+    """Read an out-of-date NED record as recurrence, with a warning saying so."""
+    recurrence = recurrence_after_ned(case)
+    if recurrence is None:
+        return case, []
+    rule = kb.rule("therapy.ned-branch")
+    warning = Warning(
+        "data-quality",
+        "warning",
+        f"No evidence of disease is recorded after the complete resection of "
+        f"{case.disease.complete_resection_date}, but a {recurrence.site.value} metastasis is "
+        f"dated {recurrence.date}, later and not treated: taken as recurrence, so the options "
+        "are those for metastatic disease, not adjuvant therapy or surveillance after "
+        "resection. Correct the record if the lesion was resected or ablated.",
+        recurrence.source or "disease.no_evidence_of_disease",
+        rule.id,
+        rule.sources,
+    )
+    disease = case.disease.model_copy(update={"no_evidence_of_disease": False})
+    return case.model_copy(update={"disease": disease}), [warning]
 
 
 def applies(case: Case, line: Line) -> bool:
