@@ -31,6 +31,9 @@ class Intake:
     warnings: tuple[Warning, ...]
     ignored: tuple[str, ...]
     summary: InputSummary
+    #: ``Patient/<id>`` of the input's Patient when it has an id (FHIR input), so
+    #: FHIR output can point its subjects at it.
+    patient_reference: str | None = None
 
 
 def _is_ndjson(text: str) -> bool:

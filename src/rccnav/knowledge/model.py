@@ -65,6 +65,7 @@ class Agent(_KB):
     mechanism: str
     aliases: tuple[str, ...] = ()
     rxnorm: tuple[str, ...] = ()
+    rxnorm_status: ReviewStatus | None = None
     atc: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 

@@ -16,6 +16,7 @@ inside a good input are ``data-quality`` warnings and the item is unknown.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -96,6 +97,9 @@ MEDICATION_TYPES = frozenset(
 )
 
 
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
 def read_fhir(
     data: bytes | dict[str, Any],
     *,
@@ -148,11 +152,15 @@ def read_index(
     ctx.set_aside = set_aside_others(index, patient, ctx)
     _read_patient(patient, ctx)
     case = _map(index, patient, ctx, name)
+    patient_id = patient.resource.get("id")
     return Intake(
         case=case,
         warnings=tuple(ctx.warnings),
         ignored=tuple(ctx.ignored),
         summary=_summary(index),
+        patient_reference=f"Patient/{patient_id}"
+        if isinstance(patient_id, str) and _FHIR_ID.match(patient_id)
+        else None,
     )
 
 

@@ -14,6 +14,7 @@ with the ``fhir.resources`` R4B models.
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Iterable
@@ -31,10 +32,12 @@ from rccnav.core.assessment import (
 
 if TYPE_CHECKING:
     from rccnav.adapters.intake import Intake
+    from rccnav.knowledge.model import KnowledgeBase
 
 JSON = dict[str, Any]
 RCCNAV_SYSTEM = "https://rccnav.example.org/fhir/CodeSystem"
 RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 _REFERENCE = re.compile(r"^(urn:uuid:[0-9a-fA-F-]{36}|[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})$")
 _QUALITATIVE = {"favorable": "low", "intermediate": "moderate", "poor": "high"}
 _SEVERITY = {"critical": "high", "warning": "moderate", "info": "low"}
@@ -90,11 +93,18 @@ class _Writer:
         seed = f"{assessment.case_id}|{assessment.on}|{assessment.knowledge_base.checksum}"
         self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"rccnav:{seed}")
         self.entries: list[JSON] = []
-        self._citations = _citations()
+        self._kb = _knowledge_base()
+        self._citations = (
+            {src.id: (src.citation, src.url) for src in self._kb.sources.values()}
+            if self._kb
+            else {}
+        )
 
-    def _add(self, resource: JSON, key: str) -> str:
+    def _add(self, resource: JSON, key: str, summary: str | None = None) -> str:
         resource_id = str(uuid.uuid5(self.namespace, key))
         resource["id"] = resource_id
+        # dom-6: every resource carries a human-readable narrative (generated from its data).
+        resource["text"] = _narrative(summary or _summary_of(resource))
         full_url = f"urn:uuid:{resource_id}"
         self.entries.append({"fullUrl": full_url, "resource": resource})
         return full_url
@@ -176,29 +186,52 @@ class _Writer:
     def _request_group(self) -> JSON:
         a = self.assessment
         therapy = a.systemic_therapy
-        actions: list[JSON] = [
-            {
-                "title": f"Systemic therapy, line {therapy.line} ({therapy.setting})",
-                "description": _reasons_text(therapy.reasons) or "Options by guideline category.",
-                "documentation": self._documentation(_sources(therapy.reasons)),
-                "action": [self._option(option) for option in therapy.options],
-            },
-            self._decision("Cytoreductive nephrectomy", a.cytoreductive_nephrectomy),
-            self._decision("Metastasectomy", a.metastasectomy),  # type: ignore[arg-type]
-            self._decision(
+        title = f"Systemic therapy, line {therapy.line} ({therapy.setting})"
+        description = _reasons_text(therapy.reasons) or "Options by guideline category."
+        systemic: JSON = {
+            "title": title,
+            "description": description,
+            "documentation": self._documentation(_sources(therapy.reasons)),
+            "action": [self._option(option) for option in therapy.options],
+        }
+        if not systemic["action"]:
+            # rqg-1: an action without sub-actions must point at a resource.
+            systemic["resource"] = self._service_request(
+                "systemic-therapy", "systemic-therapy", title, description, "proposal"
+            )
+        actions: list[JSON] = [systemic]
+        decisions: list[tuple[str, Decision]] = [
+            ("Cytoreductive nephrectomy", a.cytoreductive_nephrectomy),
+            ("Metastasectomy", a.metastasectomy),  # type: ignore[list-item]
+            (
                 "Adjuvant pembrolizumab after metastasectomy",
                 a.metastasectomy.adjuvant_pembrolizumab,
             ),
-            self._decision("Active surveillance", a.active_surveillance),
-            self._decision("Clinical trial", a.clinical_trial),
-            self._decision("Genetic counselling and testing", a.genetics),
+            ("Active surveillance", a.active_surveillance),
+            ("Clinical trial", a.clinical_trial),
+            ("Genetic counselling and testing", a.genetics),
         ]
+        not_applicable: list[str] = []
+        for decision_title, decision in decisions:
+            if decision.recommendation == "not-applicable":
+                not_applicable.append(decision_title)
+                continue
+            actions.append(self._decision(decision_title, decision))
         for measure in a.local_therapy:
+            measure_text = _reasons_text(measure.reasons) or measure.title
             action: JSON = {
                 "title": measure.title,
-                "description": _reasons_text(measure.reasons) or measure.title,
+                "description": measure_text,
                 "priority": _PRIORITY.get(measure.urgency, "routine"),
                 "code": [_concept(f"{RCCNAV_SYSTEM}/local-therapy", measure.id, measure.title)],
+                "resource": self._service_request(
+                    f"local:{measure.id}",
+                    measure.id,
+                    measure.title,
+                    measure_text,
+                    "proposal",
+                    priority=_PRIORITY.get(measure.urgency, "routine"),
+                ),
             }
             self._cite(action, _sources(measure.reasons))
             actions.append(action)
@@ -207,32 +240,111 @@ class _Writer:
                 action.pop("documentation", None)
             if not action.get("action"):
                 action.pop("action", None)
+        notes = [
+            {
+                "text": "Decision support from rccnav, knowledge base "
+                f"{a.knowledge_base.version}; "
+                "for review by the treating clinician, not an order."
+            }
+        ]
+        if not_applicable:
+            notes.append({"text": "Not applicable to this patient: " + "; ".join(not_applicable)})
         return {
             "resourceType": "RequestGroup",
             "status": "draft",
             "intent": "proposal",
             "subject": self.subject,
             "authoredOn": self.now,
-            "note": [
-                {
-                    "text": "Decision support from rccnav, knowledge base "
-                    f"{a.knowledge_base.version}; "
-                    "for review by the treating clinician, not an order."
-                }
-            ],
+            "note": notes,
             "action": actions,
         }
 
     def _option(self, option: TherapyOption) -> JSON:
         category = option.category.replace("-", " ")
+        description = _reasons_text(option.reasons) or option.name
         action: JSON = {
             "prefix": category.capitalize(),
             "title": option.name,
-            "description": _reasons_text(option.reasons) or option.name,
+            "description": description,
             "code": [_concept(f"{RCCNAV_SYSTEM}/regimen", option.regimen, option.name)],
         }
+        agents = self._regimen_agents(option.regimen)
+        if agents:
+            # One proposed MedicationRequest per agent (rqg-1: leaves point at resources).
+            action["selectionBehavior"] = "all"
+            action["action"] = [
+                {
+                    "title": name,
+                    "resource": {
+                        "reference": self._medication_request(option.regimen, agent, name)
+                    },
+                }
+                for agent, name in agents
+            ]
+        else:
+            action["resource"] = self._service_request(
+                f"option:{option.regimen}", option.regimen, option.name, description, "proposal"
+            )
         self._cite(action, (*option.sources, *_sources(option.reasons)))
         return action
+
+    def _regimen_agents(self, regimen_id: str) -> list[tuple[str, str]]:
+        regimen = self._kb.regimens.get(regimen_id) if self._kb else None
+        if regimen is None or self._kb is None:
+            return []
+        return [(agent, self._kb.agents[agent].name) for agent in regimen.agents]
+
+    def _medication_request(self, regimen_id: str, agent_id: str, name: str) -> str:
+        concept: JSON = {"text": name}
+        agent = self._kb.agents.get(agent_id) if self._kb else None
+        if agent is not None and agent.rxnorm:
+            concept["coding"] = [{"system": RXNORM, "code": agent.rxnorm[0], "display": name}]
+        resource: JSON = {
+            "resourceType": "MedicationRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "medicationCodeableConcept": concept,
+            "subject": self.subject,
+            "authoredOn": self.now,
+            "note": [
+                {"text": f"Part of the option {regimen_id}; proposal for review, not an order."}
+            ],
+        }
+        return self._add(
+            resource,
+            f"medication:{regimen_id}:{agent_id}",
+            f"Proposed (not ordered): {name}, as part of {regimen_id}.",
+        )
+
+    def _service_request(
+        self,
+        key: str,
+        code: str,
+        title: str,
+        description: str,
+        intent: str,
+        *,
+        priority: str | None = None,
+        do_not_perform: bool = False,
+    ) -> JSON:
+        resource: JSON = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": intent,
+            "code": _concept(f"{RCCNAV_SYSTEM}/recommendation-topic", code, title),
+            "subject": self.subject,
+            "authoredOn": self.now,
+            "note": [{"text": description}],
+        }
+        if priority:
+            resource["priority"] = priority
+        if do_not_perform:
+            resource["doNotPerform"] = True
+        verb = "Not recommended" if do_not_perform else "Proposed"
+        reference = self._add(
+            resource, f"service:{key}", f"{verb} (for review, not an order): {title}. {description}"
+        )
+        return {"reference": reference}
 
     def _decision(self, title: str, decision: Decision) -> JSON:
         action: JSON = {
@@ -244,6 +356,14 @@ class _Writer:
         }
         if decision.unknowns:
             action["textEquivalent"] = "Unknown: " + "; ".join(decision.unknowns)
+        action["resource"] = self._service_request(
+            f"decision:{title}",
+            title.lower().replace(" ", "-"),
+            title,
+            action["description"],
+            "proposal",
+            do_not_perform=decision.recommendation == "not-recommended",
+        )
         self._cite(action, _sources(decision.reasons))
         return action
 
@@ -342,12 +462,35 @@ def _sources(reasons: Iterable[Reason]) -> tuple[str, ...]:
     return tuple(source for reason in reasons for source in reason.sources)
 
 
-def _citations() -> dict[str, tuple[str | None, str | None]]:
-    """Knowledge-base citations by source id (the bundled knowledge base)."""
+def _knowledge_base() -> KnowledgeBase | None:
+    """The bundled knowledge base (citations, regimen agents, RxNorm codes)."""
     from rccnav.knowledge.loader import default_knowledge_base
 
     try:
-        kb = default_knowledge_base()
+        return default_knowledge_base()
     except Exception:  # a broken knowledge base must not stop writing the result
-        return {}
-    return {source.id: (source.citation, source.url) for source in kb.sources.values()}
+        return None
+
+
+def _narrative(text: str) -> JSON:
+    """A generated XHTML narrative (FHIR dom-6; the div must be well-formed XHTML)."""
+    body = html.escape(text, quote=False)
+    return {
+        "status": "generated",
+        "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{body}</p></div>',
+    }
+
+
+def _summary_of(resource: JSON) -> str:
+    kind = resource["resourceType"]
+    if kind == "RiskAssessment":
+        outcomes = "; ".join(p["outcome"]["text"] for p in resource.get("prediction", ()))
+        return f"{resource['code']['text']}: {outcomes}."
+    if kind == "RequestGroup":
+        titles = "; ".join(a["title"] for a in resource.get("action", ()))
+        return f"rccnav recommendations for review (not orders): {titles}."
+    if kind == "DetectedIssue":
+        return f"Warning ({resource['severity']}): {resource['detail']}"
+    if kind == "Provenance":
+        return f"Produced by rccnav decision support; {resource['entity'][0]['what']['display']}"
+    return str(kind)
