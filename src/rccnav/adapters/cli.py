@@ -351,6 +351,14 @@ def _web_subcommands(commands: Commands) -> None:
     add_subcommands(commands)
 
 
+def _cohort_subcommands(commands: Commands) -> None:
+    try:
+        from rccnav.adapters.cohort.cli import add_subcommands
+    except ImportError:
+        return  # the cohort extra is not installed: no `cohort`
+    add_subcommands(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -366,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         _schema_parser,
         _service_subcommands,
         _web_subcommands,
+        _cohort_subcommands,
     )
     for add in subcommands:
         add(commands)

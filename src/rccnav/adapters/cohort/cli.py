@@ -1,0 +1,108 @@
+"""``rccnav cohort ...``: assess, report on, compare and synthesise whole cohorts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rccnav.adapters.errors import InputError
+
+if TYPE_CHECKING:
+    from rccnav.adapters.cli import Commands
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from rccnav.adapters.cohort.synth import write_export
+
+    counts = write_export(args.out, args.patients, args.seed)
+    total = sum(counts.values())
+    _say(f"wrote {args.patients} synthetic patients ({total} resources) to {args.out}")
+    return 0
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from rccnav.adapters.cohort.patient import Options, knowledge_base
+
+    if args.kb is not None:
+        try:
+            knowledge_base(args.kb)
+        except Exception as exc:
+            raise InputError(f"not a usable knowledge base: {exc}", where="--kb") from None
+    options = Options(on=args.on, at_first_line_start=args.at == "first-line-start",
+                      kb_path=args.kb)
+    from rccnav.adapters.cohort.engine_local import run_local
+
+    workers = args.workers or min(2, os.cpu_count() or 1)
+    summary = run_local(args.input, args.out, options, workers)
+    rate = summary.patients / summary.seconds if summary.seconds else 0.0
+    unrouted = sum(summary.unrouted.values())
+    _say(
+        f"{summary.patients} patients: {summary.assessed} assessed, {summary.unusable} "
+        f"unusable, {summary.errors} errors ({summary.seconds:.1f} s, {rate:.0f} patients/s); "
+        f"{unrouted} resources belong to no patient and were not used; "
+        f"rows in {args.out / 'patients.parquet'} and patients.csv"
+    )
+    return 1 if summary.errors else 0
+
+
+# -------------------------------------------------------------------- parser
+
+
+def add_subcommands(commands: Commands) -> None:
+    cohort = commands.add_parser(
+        "cohort",
+        help="whole cohorts from a FHIR Bulk Data export: assess, report, diff, synth",
+        description="Cohort analytics over a FHIR Bulk Data export (one NDJSON file per "
+        "resource type and its manifest.json).",
+    )
+    sub = cohort.add_subparsers(dest="cohort_command", required=True,
+                                metavar="{assess,synth}")
+
+    a = sub.add_parser("assess", help="assess every patient of an export, one row each")
+    a.add_argument("input", type=Path, metavar="INPUT", help="Bulk Data export folder")
+    a.add_argument("--out", type=Path, required=True, metavar="DIR")
+    when = a.add_mutually_exclusive_group()
+    when.add_argument("--on", type=_iso_date, metavar="YYYY-MM-DD",
+                      help="assess everyone as of this date (default today)")
+    when.add_argument("--at", choices=("first-line-start",),
+                      help="assess each patient the day before the first line of "
+                      "metastatic therapy started (the decision point)")
+    a.add_argument("--engine", choices=("local",), default="local")
+    a.add_argument("--workers", type=_count, metavar="N",
+                   help="worker processes for the local engine (default 2)")
+    a.add_argument("--kb", type=Path, metavar="PATH", help="knowledge base folder to use")
+    a.set_defaults(handler=_assess)
+
+    s = sub.add_parser("synth", help="write a synthetic Bulk Data export (demo, tests)")
+    s.add_argument("--patients", type=_count, required=True, metavar="N")
+    s.add_argument("--seed", type=int, default=1, metavar="S")
+    s.add_argument("--out", type=Path, required=True, metavar="DIR")
+    s.set_defaults(handler=_synth)

@@ -1,0 +1,188 @@
+"""Group a Bulk Data export by patient with DuckDB, without holding the cohort in memory.
+
+DuckDB reads every NDJSON file (gzipped or not) as raw JSON text, takes the patient
+each resource belongs to from ``Patient.id`` or its ``subject`` / ``patient``
+reference, and writes the lines into hash buckets of patients (Parquet, spilling to
+disk under a memory limit). Each bucket is then small enough to assess in one go,
+and a bucket is the unit of resumption. SQL only routes lines: nothing clinical is
+decided here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from rccnav.adapters.errors import InputError
+
+BUCKET_BYTES = 24 * 1024 * 1024
+MEMORY_LIMIT = "1GB"
+# Enough buckets for two workers to share even a small export.
+MIN_BUCKETS = 8
+_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
+_TYPE_RANK = "CASE WHEN rtype = 'Patient' THEN 0 ELSE 1 END"
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    folder: Path
+    files: tuple[Path, ...]
+    manifest: dict[str, Any] | None
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.files:
+            stat = path.stat()
+            digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(path.stat().st_size for path in self.files)
+
+
+def export_files(folder: Path) -> ExportFiles:
+    """The NDJSON files of an export folder: those its manifest lists, else every one."""
+    if not folder.is_dir():
+        raise InputError("not a folder: give the folder a Bulk Data export was saved in",
+                         where=str(folder))
+    manifest_path = folder / "manifest.json"
+    manifest: dict[str, Any] | None = None
+    if manifest_path.exists():
+        try:
+            manifest = orjson.loads(manifest_path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"not JSON: {exc}", where=str(manifest_path)) from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), list):
+            raise InputError("no 'output' list (a Bulk Data manifest lists its files there)",
+                             where=str(manifest_path))
+        files = []
+        for number, item in enumerate(manifest["output"], start=1):
+            url = item.get("url") if isinstance(item, dict) else None
+            if not isinstance(url, str) or not url:
+                raise InputError(f"output {number} has no url", where=str(manifest_path))
+            path = folder / url.rstrip("/").rsplit("/", 1)[-1]
+            if not path.exists():
+                raise InputError(f"output {number} names {path.name}, which is not in the folder",
+                                 where=str(manifest_path))
+            files.append(path)
+    else:
+        files = sorted(p for p in folder.iterdir() if p.name.endswith(_SUFFIXES))
+    if not files:
+        raise InputError("no NDJSON files (*.ndjson, *.ndjson.gz) in the folder",
+                         where=str(folder))
+    return ExportFiles(folder, tuple(sorted(files)), manifest)
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """The bucketed export: one Parquet folder per bucket, plus what was not routed."""
+
+    root: Path
+    buckets: int
+    patients: int
+    unrouted: dict[str, int]
+
+    def bucket_path(self, bucket: int) -> Path:
+        return self.root / f"bucket={bucket}"
+
+
+def _connect(work: Path) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    tmp = work / "duckdb-tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{_sql_text(str(tmp))}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _source_sql(files: tuple[Path, ...]) -> str:
+    paths = ", ".join(f"'{_sql_text(str(path))}'" for path in files)
+    # read_json_objects keeps each line's JSON text as it is; gzip is recognised by
+    # the file name. Patient id: the Patient's own id, else its subject/patient
+    # reference (relative Type/id, absolute URL ending in Patient/id, or urn:uuid).
+    return f"""
+        WITH raw AS (
+            SELECT json::VARCHAR AS resource,
+                   json ->> 'resourceType' AS rtype,
+                   coalesce(json ->> '$.subject.reference', json ->> '$.patient.reference')
+                       AS ref,
+                   json ->> 'id' AS rid
+            FROM read_json_objects([{paths}], format = 'newline_delimited',
+                                   maximum_object_size = 67108864)
+        )
+        SELECT resource, rtype,
+               CASE
+                   WHEN rtype = 'Patient' THEN rid
+                   WHEN ref LIKE 'urn:uuid:%' THEN substr(ref, 10)
+                   ELSE nullif(regexp_extract(ref, '(?:^|/)Patient/([^/]+)', 1), '')
+               END AS pid
+        FROM raw
+    """
+
+
+def group_export(export: ExportFiles, work: Path, bucket_bytes: int = BUCKET_BYTES) -> Grouped:
+    """Write the export's lines into ``work/grouped/bucket=K/`` by patient hash."""
+    import duckdb
+
+    root = work / "grouped"
+    buckets = max(MIN_BUCKETS, math.ceil(export.total_bytes / bucket_bytes))
+    con = _connect(work)
+    try:
+        con.execute(f"CREATE TEMP VIEW src AS {_source_sql(export.files)}")
+        con.execute(
+            f"""COPY (SELECT hash(pid) % {buckets} AS bucket, pid, {_TYPE_RANK} AS rank,
+                             resource
+                      FROM src WHERE pid IS NOT NULL)
+                TO '{_sql_text(str(root))}'
+                (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE_OR_IGNORE true)"""
+        )
+        unrouted = dict(
+            con.execute(
+                "SELECT coalesce(rtype, '(no resourceType)'), count(*) FROM src "
+                "WHERE pid IS NULL GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        patients = con.execute(
+            f"SELECT count(DISTINCT pid) FROM read_parquet('{_sql_text(str(root))}/*/*.parquet')"
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read the export: {_first_line(str(exc))}",
+                         where=str(export.folder)) from None
+    finally:
+        con.close()
+    return Grouped(root, buckets, int(patients[0]) if patients else 0, unrouted)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def bucket_patients(path: Path) -> Iterator[tuple[str, list[str]]]:
+    """The patients of one bucket with their lines, the Patient first, in a fixed order."""
+    if not path.exists():
+        return
+    import pyarrow.parquet as pq
+
+    data = pq.read_table(path, columns=["pid", "rank", "resource"])
+    data = data.sort_by([("pid", "ascending"), ("rank", "ascending"), ("resource", "ascending")])
+    pids = data.column("pid").to_pylist()
+    lines = data.column("resource").to_pylist()
+    start = 0
+    for index in range(1, len(pids) + 1):
+        if index == len(pids) or pids[index] != pids[start]:
+            yield pids[start], lines[start:index]
+            start = index
