@@ -73,6 +73,21 @@ def _assess(args: argparse.Namespace) -> int:
     return 1 if summary.errors else 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from rccnav.adapters.cohort.report import write_report
+
+    write_report(args.dir, args.output, feedback=args.feedback)
+    _say(f"wrote {args.output}")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from rccnav.adapters.cohort.diff import diff_text
+
+    sys.stdout.write(diff_text(args.before, args.after, args.format))
+    return 0
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -84,7 +99,7 @@ def add_subcommands(commands: Commands) -> None:
         "resource type and its manifest.json).",
     )
     sub = cohort.add_subparsers(dest="cohort_command", required=True,
-                                metavar="{assess,synth}")
+                                metavar="{assess,report,diff,synth}")
 
     a = sub.add_parser("assess", help="assess every patient of an export, one row each")
     a.add_argument("input", type=Path, metavar="INPUT", help="Bulk Data export folder")
@@ -100,6 +115,19 @@ def add_subcommands(commands: Commands) -> None:
                    help="worker processes for the local engine (default 2)")
     a.add_argument("--kb", type=Path, metavar="PATH", help="knowledge base folder to use")
     a.set_defaults(handler=_assess)
+
+    r = sub.add_parser("report", help="self-contained HTML report of an assessed cohort")
+    r.add_argument("dir", type=Path, metavar="DIR", help="output folder of cohort assess")
+    r.add_argument("--output", type=Path, required=True, metavar="FILE")
+    r.add_argument("--feedback", type=Path, metavar="DB",
+                   help="CDS Hooks feedback store (SQLite) for override reasons")
+    r.set_defaults(handler=_report)
+
+    d = sub.add_parser("diff", help="patients whose recommendation differs between two runs")
+    d.add_argument("before", type=Path, metavar="DIR_A", help="output folder of one run")
+    d.add_argument("after", type=Path, metavar="DIR_B", help="output folder of the other")
+    d.add_argument("--format", choices=("text", "csv"), default="text")
+    d.set_defaults(handler=_diff)
 
     s = sub.add_parser("synth", help="write a synthetic Bulk Data export (demo, tests)")
     s.add_argument("--patients", type=_count, required=True, metavar="N")
