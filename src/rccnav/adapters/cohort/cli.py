@@ -58,10 +58,18 @@ def _assess(args: argparse.Namespace) -> int:
             raise InputError(f"not a usable knowledge base: {exc}", where="--kb") from None
     options = Options(on=args.on, at_first_line_start=args.at == "first-line-start",
                       kb_path=args.kb)
-    from rccnav.adapters.cohort.engine_local import run_local
+    if args.engine == "spark":
+        try:
+            from rccnav.adapters.cohort.engine_spark import run_spark
+        except ImportError:
+            raise InputError("PySpark is not installed (pip install 'rccnav[cohort]')",
+                             where="--engine") from None
+        summary = run_spark(args.input, args.out, options, args.master)
+    else:
+        from rccnav.adapters.cohort.engine_local import run_local
 
-    workers = args.workers or min(2, os.cpu_count() or 1)
-    summary = run_local(args.input, args.out, options, workers)
+        workers = args.workers or min(2, os.cpu_count() or 1)
+        summary = run_local(args.input, args.out, options, workers)
     rate = summary.patients / summary.seconds if summary.seconds else 0.0
     unrouted = sum(summary.unrouted.values())
     _say(
@@ -110,7 +118,9 @@ def add_subcommands(commands: Commands) -> None:
     when.add_argument("--at", choices=("first-line-start",),
                       help="assess each patient the day before the first line of "
                       "metastatic therapy started (the decision point)")
-    a.add_argument("--engine", choices=("local",), default="local")
+    a.add_argument("--engine", choices=("local", "spark"), default="local")
+    a.add_argument("--master", default="local[*]", metavar="URL",
+                   help="Spark master (with --engine spark; default local[*])")
     a.add_argument("--workers", type=_count, metavar="N",
                    help="worker processes for the local engine (default 2)")
     a.add_argument("--kb", type=Path, metavar="PATH", help="knowledge base folder to use")

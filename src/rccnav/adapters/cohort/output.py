@@ -23,6 +23,11 @@ def write_outputs(parts: Path, out: Path) -> dict[str, int]:
     import duckdb
 
     out.mkdir(parents=True, exist_ok=True)
+    if not any(parts.glob("part-*.parquet")):  # an export without a single patient
+        import pyarrow.parquet as pq
+
+        parts.mkdir(parents=True, exist_ok=True)
+        pq.write_table(SCHEMA.empty_table(), parts / "part-empty.parquet")
     parquet = out / "patients.parquet"
     csv = out / "patients.csv"
     con = duckdb.connect()
