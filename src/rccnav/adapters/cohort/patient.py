@@ -21,8 +21,10 @@ import pyarrow as pa
 
 from rccnav import __version__
 from rccnav.adapters.errors import InputError
+from rccnav.adapters.fhir.bundle import index_resources
+from rccnav.adapters.fhir.reader import read_index
 from rccnav.adapters.fhir.values import parse_date
-from rccnav.adapters.intake import Intake, assess_input, read_input
+from rccnav.adapters.intake import Intake, assess_input
 from rccnav.core.assessment import Assessment, RiskResult
 from rccnav.core.case import Case, TherapySetting
 from rccnav.knowledge.loader import default_knowledge_base, load_knowledge_base
@@ -179,22 +181,24 @@ def follow_up(resources: Iterable[dict[str, Any]]) -> tuple[date | None, date | 
     return death, latest
 
 
-def _read(raw: bytes, name: str, on: date, kb: KnowledgeBase, today: date) -> Intake:
-    return read_input(raw, name=name, on=on, kb=kb, today=today)
+def _read(resources: list[Any], name: str, on: date, kb: KnowledgeBase) -> Intake:
+    """The FHIR reader on already-decoded NDJSON lines: what ``read_input`` does with the
+    same lines as bytes, without decoding them a second time."""
+    index = index_resources(resources, "fhir-ndjson", name, label="line")
+    return read_index(index, name=name, on=on, lookback_days=None, kb=kb)
 
 
 def assess_patient(patient_id: str, lines: list[str], options: Options) -> dict[str, Any]:
     """Assess one patient's resources (NDJSON lines); a row, never an exception."""
     kb = knowledge_base(options.kb_path)
     row = _empty_row(patient_id, kb)
-    raw = "\n".join(lines).encode()
     name = f"patient {patient_id}"
     try:
         resources = [orjson.loads(line) for line in lines]
         row["death_date"], row["last_contact"] = follow_up(resources)
         first_line: tuple[str, date] | None = None
         if options.at_first_line_start:
-            whole = _read(raw, name, options.today, kb, options.today)
+            whole = _read(resources, name, options.today, kb)
             first_line = _first_line(whole.case)
             if first_line is None:
                 row.update(status="unusable", reason="no first line of metastatic therapy recorded")
@@ -203,7 +207,7 @@ def assess_patient(patient_id: str, lines: list[str], options: Options) -> dict[
             on = first_line[1] - timedelta(days=1)
         else:
             on = options.on or options.today
-        intake = _read(raw, name, on, kb, options.today)
+        intake = _read(resources, name, on, kb)
         assessment = assess_input(intake, kb, on)
         if first_line is None:
             first_line = _first_line(intake.case)
