@@ -50,6 +50,9 @@ def test_report_is_self_contained_html_with_every_section(
     assert "<script" not in text and "<link" not in text
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", text)
     assert "fhir-" not in text and small_cohort.rows[0]["patient_id"] not in text
+    # Clinicians' names, not internal ids.
+    assert "pembrolizumab + axitinib" in text and "axitinib+pembrolizumab" not in text
+    assert "not-recommended" not in text
 
 
 def test_report_without_first_line_dates_or_deaths_says_so(tmp_path: Path) -> None:

@@ -205,6 +205,22 @@ def _km_svg(curves: dict[str, list[tuple[float, float]]]) -> str:
 # ------------------------------------------------------------------ sections
 
 
+def _regimen(regimen_id: str | None) -> str:
+    """The regimen as clinicians name it (knowledge base), e.g. pembrolizumab + axitinib."""
+    if regimen_id is None:
+        return "-"
+    from rccnav.knowledge.loader import default_knowledge_base
+
+    regimen = default_knowledge_base().regimens.get(regimen_id)
+    if regimen is not None:
+        return regimen.name
+    return regimen_id.replace("+", " + ").replace("-", " ")
+
+
+def _words(code: str | None) -> str:
+    return "-" if code is None else code.replace("-", " ")
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
@@ -269,12 +285,13 @@ def _recommendation_section(assessed: list[dict[str, Any]]) -> str:
         + _table(["line of therapy", "patients"], [[k, v] for k, v in sorted(lines.items())])
         + "<h3>Regimens listed as preferred</h3>"
         + _table(["regimen", "patients", "share"],
-                 [[k, v, _pct(v, len(assessed))] for k, v in preferred.most_common()])
+                 [[_regimen(k), v, _pct(v, len(assessed))] for k, v in preferred.most_common()])
         + f"<p>{depends} patients' regimen list depends on unknown risk factors.</p>"
         + "<h3>Cytoreductive nephrectomy</h3>"
-        + _table(["recommendation", "patients"], [[k, v] for k, v in cn.most_common()])
+        + _table(["recommendation", "patients"], [[_words(k), v] for k, v in cn.most_common()])
         + "<h3>Metastasectomy</h3>"
-        + _table(["recommendation", "patients"], [[k, v] for k, v in mets.most_common()])
+        + _table(["recommendation", "patients"],
+                 [[_words(k), v] for k, v in mets.most_common()])
     )
 
 
@@ -307,7 +324,7 @@ def _concordance_section(assessed: list[dict[str, Any]]) -> str:
         + _table(["IMDC group", "patients", *categories], body)
         + "<h3>By regimen received</h3>"
         + _table(["regimen", "category", "patients"],
-                 [[r, c, n] for (r, c), n in received.most_common()])
+                 [[_regimen(r), c, n] for (r, c), n in received.most_common()])
     )
 
 
