@@ -96,6 +96,23 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from rccnav.adapters.cohort.export import run_export
+
+    files = run_export(
+        args.fhir_server,
+        args.out,
+        client_id=args.client_id,
+        key_path=args.private_key,
+        key_id=args.key_id,
+        token_url=args.token_url,
+        scope=args.scope,
+        timeout=args.timeout,
+    )
+    _say(f"downloaded {len(files)} files to {args.out}")
+    return 0
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -107,7 +124,7 @@ def add_subcommands(commands: Commands) -> None:
         "resource type and its manifest.json).",
     )
     sub = cohort.add_subparsers(dest="cohort_command", required=True,
-                                metavar="{assess,report,diff,synth}")
+                                metavar="{assess,report,diff,export,synth}")
 
     a = sub.add_parser("assess", help="assess every patient of an export, one row each")
     a.add_argument("input", type=Path, metavar="INPUT", help="Bulk Data export folder")
@@ -138,6 +155,20 @@ def add_subcommands(commands: Commands) -> None:
     d.add_argument("after", type=Path, metavar="DIR_B", help="output folder of the other")
     d.add_argument("--format", choices=("text", "csv"), default="text")
     d.set_defaults(handler=_diff)
+
+    e = sub.add_parser("export", help="download a Bulk Data export ($export) from a FHIR server")
+    e.add_argument("--fhir-server", required=True, metavar="URL", help="FHIR base URL")
+    e.add_argument("--out", type=Path, required=True, metavar="DIR")
+    e.add_argument("--client-id", metavar="ID", help="SMART Backend Services client id")
+    e.add_argument("--private-key", type=Path, metavar="PEM",
+                   help="private key that signs the client assertion (RSA or EC P-384)")
+    e.add_argument("--key-id", metavar="KID", help="kid of that key in the client's JWKS")
+    e.add_argument("--token-url", metavar="URL",
+                   help="token endpoint (default: from .well-known/smart-configuration)")
+    e.add_argument("--scope", default="system/*.read")
+    e.add_argument("--timeout", type=_count, default=3600, metavar="S",
+                   help="give up when the export is not ready after this many seconds")
+    e.set_defaults(handler=_export)
 
     s = sub.add_parser("synth", help="write a synthetic Bulk Data export (demo, tests)")
     s.add_argument("--patients", type=_count, required=True, metavar="N")
