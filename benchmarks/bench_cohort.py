@@ -1,0 +1,151 @@
+"""Cohort throughput: ``rccnav cohort assess`` end to end beside DuckDB merely reading the export.
+
+Writes a synthetic Bulk Data export (``rccnav cohort synth``; invented patients), then
+runs, each in its own process so peak memory is its own:
+
+- floor: DuckDB reads every NDJSON line and extracts what routing needs (resource type
+  and patient) and the IMDC inputs' codes, counting per patient: the I/O floor;
+- local: ``cohort assess`` with the local engine (DuckDB grouping + 2 worker processes);
+- spark: ``cohort assess --engine spark --master local[2]`` (unless ``--no-spark``).
+
+Reports seconds, patients/s, peak resident memory of the whole process tree (sampled
+from /proc every 0.1 s) and the ratio to the floor. Goal (issue 11): local <= 3x the
+floor, peak RSS <= 2 GB whatever N.
+
+Run: ``.venv/bin/python benchmarks/bench_cohort.py [--patients 100000] [--no-spark]``
+(prints figures; asserts nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+FLOOR_SQL = """
+SELECT count(DISTINCT pid), count(*), count(code)
+FROM (
+    SELECT json ->> 'resourceType' AS rtype,
+           coalesce(json ->> 'id', '') AS rid,
+           json ->> '$.code.coding[0].code' AS code,
+           CASE WHEN json ->> 'resourceType' = 'Patient' THEN json ->> 'id'
+                ELSE regexp_extract(json ->> '$.subject.reference', 'Patient/([^/]+)', 1)
+           END AS pid
+    FROM read_json_objects({files}, format = 'newline_delimited')
+)
+"""
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/statm") as handle:
+                pages = int(handle.read().split()[1])
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    members, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in members:
+                members.add(pid)
+                frontier.append(pid)
+    return sum(rss.get(pid, 0) for pid in members)
+
+
+def _measure(argv: list[str]) -> tuple[float, int]:
+    """Run a command; its wall time and the peak RSS (KiB) of its process tree."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(process.pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _out, err = process.communicate()
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+        raise SystemExit(f"{argv[:4]} failed with status {process.returncode}")
+    return elapsed, peak
+
+
+def _floor(export: Path) -> None:
+    import duckdb
+
+    files = sorted(str(p) for p in export.glob("*.ndjson"))
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    print(con.execute(FLOOR_SQL.format(files=files)).fetchone())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--at-first-line-start", action="store_true",
+                        help="assess at first-line start (two reads per patient)")
+    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
+    parser.add_argument("--floor-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor_only:
+        _floor(args.floor_only)
+        return
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="rccnav-bench-cohort-"))
+    export = work / "export"
+    rccnav = [sys.executable, "-m", "rccnav.adapters.cli"]
+    try:
+        if not (export / "manifest.json").exists():
+            seconds, _ = _measure([*rccnav, "cohort", "synth", "--patients", str(args.patients),
+                                   "--seed", str(args.seed), "--out", str(export)])
+            print(f"synth: {args.patients} patients in {seconds:.1f} s")
+        size = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 2**20
+        print(f"export: {size:.0f} MiB NDJSON\n")
+        when = ["--at", "first-line-start"] if args.at_first_line_start else ["--on", "2026-07-01"]
+        runs = [("floor: DuckDB reads + extracts", [sys.executable, __file__, "--floor-only",
+                                                    str(export)])]
+        runs.append(("local engine (2 workers)", [*rccnav, "cohort", "assess", str(export),
+                                                  "--out", str(work / "local"), *when]))
+        if not args.no_spark:
+            runs.append(("spark local[2]", [*rccnav, "cohort", "assess", str(export), "--out",
+                                            str(work / "spark"), *when, "--engine", "spark",
+                                            "--master", "local[2]"]))
+        floor = None
+        print(f"{'run':<32} {'seconds':>8} {'patients/s':>11} {'peak RSS':>10} {'x floor':>8}")
+        for label, argv in runs:
+            shutil.rmtree(work / label.split()[0], ignore_errors=True)
+            seconds, peak = _measure(argv)
+            floor = floor or seconds
+            print(f"{label:<32} {seconds:>8.1f} {args.patients / seconds:>11,.0f} "
+                  f"{peak / 1024:>8.0f} MB {seconds / floor:>7.1f}x", flush=True)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
