@@ -8,6 +8,7 @@ another input, date or knowledge base starts afresh.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -43,7 +44,18 @@ class RunSummary:
 
 
 def assess_bucket(path: Path, options: Options) -> pa.Table:
-    rows = [assess_patient(pid, lines, options) for pid, lines in bucket_patients(path)]
+    knowledge_base(options.kb_path)
+    # The knowledge base and terminology live as long as the process: keep them out of
+    # every collection. Reading allocates many short-lived objects and would trigger
+    # repeated full collections; pause the cyclic GC for one bucket (bounded memory).
+    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        rows = [assess_patient(pid, lines, options) for pid, lines in bucket_patients(path)]
+    finally:
+        if was_enabled:
+            gc.enable()
     return table(rows)
 
 

@@ -162,23 +162,25 @@ def follow_up(resources: Iterable[dict[str, Any]]) -> tuple[date | None, date | 
 
     The last contact is the latest date any resource carries (observations, encounters,
     procedures, administrations, the death itself); it is what censors a survivor.
+    FHIR dates and dateTimes start with the ISO date, so the latest is found by
+    comparing their first ten characters and only that one is parsed.
     """
     death: date | None = None
-    latest: date | None = None
+    latest = ""
     for resource in resources:
         if resource.get("resourceType") == "Patient":
             found = parse_date(resource.get("deceasedDateTime"))
             death = found.day if found else None
-        days = [resource.get(key) for key in _DATE_KEYS]
+        values = [resource.get(key) for key in _DATE_KEYS]
         for key in _PERIOD_KEYS:
             period = resource.get(key)
             if isinstance(period, dict):
-                days.extend((period.get("start"), period.get("end")))
-        for value in days:
-            parsed = parse_date(value) if isinstance(value, str) else None
-            if parsed is not None and (latest is None or parsed.day > latest):
-                latest = parsed.day
-    return death, latest
+                values.extend((period.get("start"), period.get("end")))
+        for value in values:
+            if isinstance(value, str) and value[:10] > latest[:10] and parse_date(value):
+                latest = value
+    parsed = parse_date(latest) if latest else None
+    return death, parsed.day if parsed else None
 
 
 def _read(resources: list[Any], name: str, on: date, kb: KnowledgeBase) -> Intake:
