@@ -372,16 +372,17 @@ def _feedback_section(path: Path | None) -> str:
         raise InputError("no such feedback store", where=str(path))
     import sqlite3
 
-    from rccnav.adapters.service.feedback import FeedbackStore
+    from rccnav.adapters.service.feedback import FeedbackStore, StorageError
 
     try:
         store = FeedbackStore(path)
-    except sqlite3.DatabaseError as exc:
-        raise InputError(f"not a CDS Hooks feedback store: {exc}", where=str(path)) from None
-    try:
-        report = store.report()
-    finally:
-        store.close()
+        try:
+            report = store.report()
+        finally:
+            store.close()
+    except (StorageError, sqlite3.DatabaseError) as exc:
+        raise InputError(f"not a usable CDS Hooks feedback store: {exc}",
+                         where=str(path)) from None
     summaries = report.by_card_type
     return (
         "<h2>Clinician feedback on the CDS Hooks cards</h2>"
