@@ -12,6 +12,7 @@ from rccnav.core.case import (
     IrAEOrgan,
     Labs,
     RenalMethod,
+    Response,
     SickleStatus,
     Site,
     StopReason,
@@ -33,7 +34,15 @@ TARGETS: dict[str, set[str]] = {
     "metastasis-body-site": {s.value for s in Site},
     "observation-kind": set(Labs.model_fields)
     | set(Vitals.model_fields)
-    | {"kps", "ecog", "tnm-m", "genetic-variant", "pregnancy-status", "infection-test"},
+    | {
+        "kps",
+        "ecog",
+        "tnm-m",
+        "genetic-variant",
+        "pregnancy-status",
+        "infection-test",
+        "disease-status",
+    },
     "hereditary-rcc-gene": {g.value for g in Gene},
     "stop-reason": {r.value for r in StopReason},
     "kps-answer": {str(n) for n in range(0, 101, 10)},
@@ -59,6 +68,10 @@ TARGETS: dict[str, set[str]] = {
     "egfr-method": {m.value for m in RenalMethod},
     "systemic-corticosteroid": set(TERM.prednisone_mg_per_mg),
     "ctcae-grade": {str(n) for n in range(1, 6)},
+    "disease-status": {r.value for r in Response} | {"ned", "improved", "undetermined"},
+    "lesion-observation": {"lesion-count", "resectable", "renal-share"},
+    "yes-no": {"true", "false"},
+    "lesion-count-text": {str(n) for n in range(1, 6)} | {"many"},
 }
 
 

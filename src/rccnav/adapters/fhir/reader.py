@@ -36,6 +36,13 @@ from rccnav.adapters.fhir.bundle import (
 from rccnav.adapters.fhir.conditions import ConditionFindings, earliest_sensible, read_condition
 from rccnav.adapters.fhir.conflicts import settle
 from rccnav.adapters.fhir.context import ReadContext
+from rccnav.adapters.fhir.lesions import (
+    LesionFindings,
+    apply_lesions,
+    disease_status,
+    read_lesion_facts,
+    with_best_response,
+)
 from rccnav.adapters.fhir.observations import (
     ObservationFindings,
     effective_date,
@@ -91,7 +98,7 @@ if TYPE_CHECKING:
     from rccnav.adapters.intake import Intake
 
 # Resource types the safety-facts reader looks at (after subject integrity is checked).
-_SAFETY_READ = SAFETY_TYPES | {"Procedure"}
+_SAFETY_READ = SAFETY_TYPES | {"Procedure", "BodyStructure"}
 MEDICATION_TYPES = frozenset(
     {"MedicationRequest", "MedicationAdministration", "MedicationStatement", "MedicationDispense"}
 )
@@ -291,7 +298,10 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
         else:
             read_medication(entry, ctx, medications)
     safety = read_safety_facts(own, ctx, medications.episodes)
-    return _assemble(conditions, observations, procedures, medications, safety, ctx, name, patient)
+    lesions = read_lesion_facts(own, ctx)
+    return _assemble(
+        conditions, observations, procedures, medications, (safety, lesions), ctx, name, patient
+    )
 
 
 def _index_report_dates(index: ResourceIndex, ctx: ReadContext) -> None:
@@ -313,16 +323,26 @@ def _assemble(
     observations: ObservationFindings,
     procedures: ProcedureFindings,
     medications: MedicationFindings,
-    safety: SafetyFindings,
+    facts: tuple[SafetyFindings, LesionFindings],
     ctx: ReadContext,
     name: str,
     patient: Entry,
 ) -> Case:
+    safety, lesions = facts
     diagnosis = _diagnosis(conditions, observations, procedures, ctx, name)
     nephrectomy_date = _nephrectomy_date(procedures)
     removed = bool(procedures.nephrectomies)
     primary = _primary_tumour(removed, nephrectomy_date, procedures, conditions, ctx)
-    metastases = _treated(conditions, procedures)
+    primary = _primary_from_lesions(primary, lesions)
+    metastases = apply_lesions(
+        _treated(conditions, procedures), conditions.metastasis_conditions, lesions, ctx
+    )
+    status = disease_status(lesions, metastases, diagnosis.metastasis_date is not None, ctx)
+    disease_flags = disease_facts(safety)
+    disease_flags["sources"] = {
+        **disease_flags.get("sources", {}),  # type: ignore[dict-item]
+        **status.pop("sources", {}),  # type: ignore[dict-item]
+    }
     try:
         case = Case(
             case_id=_opaque_id(patient),
@@ -337,10 +357,13 @@ def _assemble(
             disease=Disease(
                 metastases=metastases,
                 spinal_cord_compression=True if conditions.cord_compression else None,
-                **disease_facts(safety),
+                **disease_flags,
+                **status,
             ),
-            prior_therapies=group_lines(
-                medications.episodes, ctx, nephrectomy_date, diagnosis.metastasis_date
+            prior_therapies=with_best_response(
+                group_lines(medications.episodes, ctx, nephrectomy_date, diagnosis.metastasis_date),
+                lesions,
+                ctx,
             ),
             proposed_therapy=proposed_therapy(medications),
             comorbidities=_comorbidities(conditions, observations, safety, ctx),
@@ -348,6 +371,20 @@ def _assemble(
     except ValidationError as exc:
         raise InputError(f"the FHIR data do not make a consistent case: {exc}", where=name) from exc
     return settle(case, ctx)
+
+
+def _primary_from_lesions(primary: PrimaryTumour, lesions: LesionFindings) -> PrimaryTumour:
+    update: dict[str, object] = {}
+    sources = [primary.source] if primary.source else []
+    if lesions.primary_resectable is not None:
+        update["resectable"] = lesions.primary_resectable[0]
+        sources.append(lesions.primary_resectable[1])
+    if lesions.renal_share is not None:
+        update["renal_share_of_burden"] = lesions.renal_share[0]
+        sources.append(lesions.renal_share[1])
+    if not update:
+        return primary
+    return primary.model_copy(update={**update, "source": ", ".join(dict.fromkeys(sources))})
 
 
 def _opaque_id(patient: Entry) -> str:
