@@ -314,3 +314,19 @@ def test_total_calcium_low_enough_for_any_albumin_is_not_raised(kb: KnowledgeBas
         disease={"metastases": [{"site": "bone"}]},
     )
     assert "emergency.hypercalcaemia" not in found
+
+
+def test_creatinine_and_weight_give_a_cockcroft_gault_dose_naming_the_method(
+    kb: KnowledgeBase,
+) -> None:
+    # Female, born 1958-04-10, creatinine 1.4 mg/dL on ON - 7 days (age 68.5), 60 kg:
+    # (140 - 68.5) x 60 / (72 x 1.4) x 0.85 = 36.2 mL/min -> zoledronic acid 3.0 mg.
+    text = zoledronic_text(
+        kb, labs={"creatinine": lab(1.4, "mg/dL")}, vitals={"weight": {"value": 60, "unit": "kg"}}
+    )
+    assert "3.0 mg" in text and "Cockcroft-Gault" in text and "Only eGFR" not in text
+
+
+def test_creatinine_without_weight_gives_a_named_ckd_epi_egfr(kb: KnowledgeBase) -> None:
+    text = zoledronic_text(kb, labs={"creatinine": lab(1.4, "mg/dL")})
+    assert "Only eGFR" in text and "CKD-EPI 2021" in text

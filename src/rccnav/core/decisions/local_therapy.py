@@ -150,14 +150,19 @@ def _renal_function(case: Case, baseline: Baseline) -> tuple[float | None, str]:
     crcl = baseline.labs.get("creatinine_clearance")
     if crcl is not None:
         method = case.labs.creatinine_clearance_method
-        how = f", {method.value}" if method is not None else ""
+        how = f", {method.value}" if method is not None else _computed(crcl.method)
         return crcl.value, f"creatinine clearance {crcl.value:g} mL/min{how}"
     egfr = baseline.labs.get("egfr")
     if egfr is not None:
         method = case.labs.egfr_method
-        how = f", {method.value}" if method is not None else ""
+        how = f", {method.value}" if method is not None else _computed(egfr.method)
         return egfr.value, f"eGFR {egfr.value:g} mL/min/1.73 m2{how}"
     return None, ""
+
+
+def _computed(method: str | None) -> str:
+    """The equation a value was calculated with from creatinine (core/renal_function.py)."""
+    return f", calculated by {method}" if method else ""
 
 
 def _zoledronic_dose(value: float, kb: KnowledgeBase) -> str:
