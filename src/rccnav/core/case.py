@@ -296,7 +296,18 @@ class Disease(_Strict):
 class PriorTherapy(_Strict):
     agents: tuple[str, ...] = Field(min_length=1)
     start: dt.date | None = None
+    start_latest: dt.date | None = Field(
+        None,
+        description="Only when the record gives the start as a month or a year: the last "
+        "possible day (`start` is then the first). A decision that depends on the start "
+        "date is unknown where this interval straddles its threshold.",
+    )
     end: dt.date | None = None
+    end_latest: dt.date | None = Field(
+        None,
+        description="Only when the record gives the end as a month or a year: the last "
+        "possible day (`end` is then the first).",
+    )
     setting: TherapySetting = TherapySetting.METASTATIC
     best_response: Response | None = None
     stop_reason: StopReason | None = None
@@ -311,6 +322,12 @@ class PriorTherapy(_Strict):
     def _ordered(self) -> PriorTherapy:
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
+        for name, first in (("start", self.start), ("end", self.end)):
+            last = getattr(self, f"{name}_latest")
+            if last is not None and (first is None or last < first):
+                raise ValueError(
+                    f"{name}_latest needs {name} (the first possible day) on or before it"
+                )
         return self
 
 

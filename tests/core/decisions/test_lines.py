@@ -374,3 +374,43 @@ def test_unknown_recurrence_timing_is_said_not_assumed(kb: KnowledgeBase) -> Non
     assert not line.progressed_on_pd1_axis
     (reason,) = line.reasons
     assert "cannot be judged" in reason.text and "rechallenge" in reason.text
+
+
+# --- partial dates: a month-only end is the interval of its days ----------------------
+
+
+@pytest.mark.parametrize(
+    ("end", "end_latest", "refractory"),
+    [
+        # 6 months after 1-28 Feb 2026 is before the recurrence on 2026-09-01: late.
+        ("2026-02-01", "2026-02-28", False),
+        # 1 Mar + 6 months is before 1 Sep, 31 Mar + 6 months after: cannot be judged.
+        ("2026-03-01", "2026-03-31", None),
+        # every day of April + 6 months is after 1 Sep: within the window.
+        ("2026-04-01", "2026-04-30", True),
+        ("2026-03-01", None, False),  # a full date decides
+    ],
+)
+def test_month_only_adjuvant_end_is_an_interval(
+    kb: KnowledgeBase, end: str, end_latest: str | None, refractory: bool | None
+) -> None:
+    therapy = prior("sunitinib", setting="adjuvant", start="2025-03-01", end=end)
+    if end_latest:
+        therapy["end_latest"] = end_latest
+    line = current_line(make_case(prior_therapies=[therapy]), kb, ON)
+    assert line.adjuvant_refractory is refractory
+    if refractory is None:
+        (reason,) = [r.text for r in line.reasons]
+        assert "2026-03-01 to 2026-03-31" in reason
+
+
+def test_month_only_first_line_start_bounds_the_latest_start(kb: KnowledgeBase) -> None:
+    case = make_case(
+        prior_therapies=[
+            prior("sunitinib", start="2025-03-01", start_latest="2025-03-31", end="2025-09-01"),
+            prior("cabozantinib", start="2025-09-10", end=None),
+        ]
+    )
+    line = current_line(case, kb, ON)
+    assert line.first is not None and line.first.start_latest == date(2025, 3, 31)
+    assert line.first_latest_start == date(2025, 3, 31)

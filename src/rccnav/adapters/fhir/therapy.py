@@ -30,6 +30,7 @@ from rccnav.adapters.fhir.values import (
     codings,
     concept_texts,
     dicts,
+    last_possible_day,
     parse_date,
     period_end,
     period_start,
@@ -146,6 +147,9 @@ class Episode:
     source: str
     stop_reason: StopReason | None = None
     adjuvant: bool = False
+    #: Last possible day of a start/end recorded only as a month or a year.
+    start_latest: date | None = None
+    end_latest: date | None = None
 
 
 @dataclass(slots=True)
@@ -204,6 +208,8 @@ def read_medication(entry: Entry, ctx: ReadContext, found: MedicationFindings) -
     ongoing = category == "ongoing" or (end is not None and end.day > ctx.on)
     stop = _stop_reason(resource, ctx)
     adjuvant = _adjuvant(resource, ctx)
+    start_latest = _partial(start, "start", agents, entry, ctx)
+    end_latest = None if ongoing else _partial(end, "end", agents, entry, ctx)
     for agent in agents:
         found.episodes.append(
             Episode(
@@ -214,9 +220,29 @@ def read_medication(entry: Entry, ctx: ReadContext, found: MedicationFindings) -
                 source=entry.source,
                 stop_reason=stop,
                 adjuvant=adjuvant,
+                start_latest=start_latest,
+                end_latest=end_latest,
             )
         )
     entry.used = True
+
+
+def _partial(
+    when: FhirDate | None, what: str, agents: list[str], entry: Entry, ctx: ReadContext
+) -> date | None:
+    """The last day a month/year date can stand for (None when it is a full date)."""
+    if when is None or when.precise:
+        return None
+    last = min(last_possible_day(when), ctx.on)
+    if last <= when.day:
+        return None
+    ctx.warn(
+        f"{', '.join(agents)}: {what} date given only as {when.text!r}: any day from "
+        f"{when.day} to {last}; where that changes a factor or the line history, it is unknown",
+        entry.source,
+        "info",
+    )
+    return last
 
 
 def _category(entry: Entry) -> str:
@@ -399,7 +425,13 @@ def _merge_courses(episodes: list[Episode], gap_days: int) -> list[Episode]:
             and _within_gap(last, episode, gap_days)
         ):
             ends = [d for d in (last.end, episode.end) if d is not None]
+            latest_ends = [
+                d for d in (last.end_latest or last.end, episode.end_latest or episode.end) if d
+            ]
             last.end = None if (last.ongoing or episode.ongoing or not ends) else max(ends)
+            last.end_latest = (
+                max(latest_ends) if last.end is not None and max(latest_ends) > last.end else None
+            )
             last.ongoing = last.ongoing or episode.ongoing
             if episode.source not in last.source.split(", "):
                 last.source = f"{last.source}, {episode.source}"
@@ -468,6 +500,9 @@ def _prior_therapy(
     starts = [c.start for c in group if c.start is not None]
     ends = [c.end for c in group if c.end is not None]
     start = min(starts) if starts else None
+    # A month/year start or end stands for an interval of days (Episode.*_latest).
+    start_latest = min((c.start_latest or c.start for c in group if c.start), default=None)
+    end_latest = max((c.end_latest or c.end for c in group if c.end), default=None)
     ongoing = any(c.ongoing for c in group)
     sources = ", ".join(dict.fromkeys(s for c in group for s in c.source.split(", ")))
     setting = TherapySetting.METASTATIC
@@ -496,13 +531,17 @@ def _prior_therapy(
         )
     stop = _line_stop_reason(group)
     end = None if ongoing or not ends else max(ends)
+    if start is not None and end is not None and end_latest is not None and end < start:
+        end = min(start, end_latest)  # a month-only end can fall on or after the start
     if start is not None and end is not None and end < start:
         ctx.warn(f"therapy ends {end} before it starts {start}; end date not used", sources)
         end = None
     return PriorTherapy(
         agents=tuple(sorted({c.agent for c in group})),
         start=start,
+        start_latest=start_latest if start and start_latest and start_latest > start else None,
         end=end,
+        end_latest=end_latest if end and end_latest and end_latest > end else None,
         setting=setting,
         stop_reason=stop,
         source=_short_sources(sources),

@@ -86,7 +86,9 @@ class _Course:
         return PriorTherapy(
             agents=agents,
             start=first.start,
+            start_latest=first.start_latest,
             end=last.end,
+            end_latest=last.end_latest,
             setting=TherapySetting.METASTATIC,
             best_response=_best_response(self.parts),
             stop_reason=stop,
@@ -147,8 +149,14 @@ def _adjuvant_refractory(
         return True, recurrence
     if recurrence is None or therapy.end is None:
         return None, recurrence
-    months = kb.param("therapy.adjuvant-ici-relapse", "months")
-    return recurrence <= therapy.end + timedelta(days=round(months * _MONTH_DAYS)), recurrence
+    window = timedelta(days=round(kb.param("therapy.adjuvant-ici-relapse", "months") * _MONTH_DAYS))
+    # An end recorded only as a month or year is the interval [end, end_latest]: within
+    # the window only if within it for the earliest end, beyond it only for the latest.
+    if recurrence <= therapy.end + window:
+        return True, recurrence
+    if recurrence > (therapy.end_latest or therapy.end) + window:
+        return False, recurrence
+    return None, recurrence
 
 
 def _continues(course: _Course, therapy: PriorTherapy, agents: set[str], gap_days: float) -> bool:
@@ -186,11 +194,18 @@ def _adjuvant_reason(
             if pd1
             else "the disease is refractory to it"
         )
-        missing = "recurrence date" if recurrence is None else "end date of the adjuvant therapy"
+        missing = (
+            "recurrence date is not recorded"
+            if recurrence is None
+            else "end date of the adjuvant therapy is not recorded"
+            if therapy.end is None
+            else f"end date of the adjuvant therapy is recorded only as a day from {therapy.end} "
+            f"to {therapy.end_latest} (recurrence {recurrence})"
+        )
         return because(
             kb,
             "therapy.adjuvant-exposure",
-            f"{given}: the {missing} is not recorded, so whether the disease recurred during "
+            f"{given}: the {missing}, so whether the disease recurred during "
             f"it or within 6 months of its end cannot be judged; if it did, {consequence}. "
             "It is not offered again.",
         )
@@ -339,4 +354,9 @@ def _latest_first_start(courses: list[_Course], on: date) -> date | None:
     if not courses:
         return None
     starts = [t.start for c in courses for t in c.parts if t.start is not None]
+    if all(c.parts[0].start is not None for c in courses):
+        # Every line dated: the first line's start, or the last day its month/year start
+        # stands for (never after a later line's start).
+        first = courses[0].parts[0]
+        return min([first.start_latest or starts[0], *starts[1:]])
     return min(starts, default=on)

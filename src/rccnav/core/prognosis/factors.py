@@ -70,19 +70,31 @@ def time_to_treatment(
         return Factor(
             name, "unknown", "date of initial RCC diagnosis is unknown", threshold=rule.statement
         )
-    # A diagnosis date known only as a month or year is the interval [date, date_latest]:
-    # the factor is present only if it is for the earliest anniversary, absent only if
-    # it is for the latest, and unknown when the interval straddles the threshold.
+    # A date known only as a month or year is the interval of days it can stand for
+    # (diagnosis: [date, date_latest]; first-line start: [start, latest]). The factor is
+    # present only if it is for the earliest diagnosis and the latest start, absent only if
+    # it is for the latest diagnosis and the earliest start, and unknown in between.
     last_possible = case.diagnosis.date_latest or diagnosed
     anniversary = first_anniversary(diagnosed)
     last_anniversary = first_anniversary(last_possible)
-    if start is not None and anniversary <= start < last_anniversary:
+    if start is not None and latest < start:
+        latest = start
+    if start is not None and not latest < anniversary and not start >= last_anniversary:
+        partial = []
+        if last_possible > diagnosed:
+            partial.append(
+                f"the initial diagnosis is recorded only as a day from {diagnosed} to "
+                f"{last_possible}"
+            )
+        if latest > start:
+            partial.append(f"{measured_to} is recorded only as a day from {start} to {latest}")
+        shown = f"{start}" if latest == start else f"{start} to {latest}"
         return Factor(
             name,
             "unknown",
-            f"the initial diagnosis is recorded only as a day from {diagnosed} to "
-            f"{last_possible}; {measured_to} ({start}) is less than a year after some of "
-            "those days and more than a year after others: record the exact diagnosis date",
+            f"{'; '.join(partial)}; the interval from diagnosis to {measured_to} ({shown}) "
+            "is less than a year for some of those days and a year or more for others: "
+            "record the exact dates",
             threshold="< 1 calendar year",
             source=case.diagnosis.source or "diagnosis.date",
             observed_on=diagnosed,
@@ -116,8 +128,13 @@ def time_to_treatment(
             f"diagnosis date {diagnosed} is after the treatment date {start} ({measured_to})",
             source=case.diagnosis.source,
         )
-    present = start < anniversary  # for a date interval: before the earliest anniversary
-    if not present:  # ... and absent: on or after the latest one (straddling returned above)
+    present = latest < anniversary  # for date intervals: latest start, earliest diagnosis
+    bound = ""
+    if present:
+        bound = "at most " if latest > start or last_possible > diagnosed else ""
+        start = latest
+    else:  # ... and absent: earliest start, latest diagnosis (straddling returned above)
+        bound = "at least " if latest > start or last_possible > diagnosed else ""
         diagnosed, anniversary = last_possible, last_anniversary
     days = (start - diagnosed).days
     why = (
@@ -129,7 +146,7 @@ def time_to_treatment(
     return Factor(
         name,
         "present" if present else "absent",
-        f"{days} days from initial diagnosis ({diagnosed}) to {measured_to} ({start}); "
+        f"{bound}{days} days from initial diagnosis ({diagnosed}) to {measured_to} ({start}); "
         f"{'before' if present else 'on or after'} the first anniversary {anniversary}{why}",
         value=float(days),
         unit="d",
