@@ -356,3 +356,20 @@ def test_result_dated_by_its_diagnostic_report() -> None:
     assert intake.case.labs.hemoglobin is not None
     assert intake.case.labs.hemoglobin.date == date(2026, 10, 21)
     assert intake.summary.used["DiagnosticReport"] == 1
+
+
+# -- FHIR obs-6: a data-absent reason and a value contradict each other -----------------
+
+
+def test_a_value_with_a_data_absent_reason_is_not_used() -> None:
+    absent = {"coding": [{"code": "error"}], "text": "Error"}
+    intake = read(base(lab("777-3", 500, "10*9/L", high=400, dataAbsentReason=absent, id="p")))
+    assert intake.case.labs.platelets is None
+    assert [w for w in intake.warnings if w.source == "Observation/p" and "absent" in w.message]
+
+
+def test_a_score_with_a_data_absent_reason_is_not_used() -> None:
+    absent = {"coding": [{"code": "asked-declined"}]}
+    intake = read(base(score("89243-0", 90, dataAbsentReason=absent, id="k")))
+    assert intake.case.performance is None
+    assert [w for w in intake.warnings if w.source == "Observation/k"]

@@ -12,7 +12,7 @@ import pytest
 from rccnav.core.assess import assess
 from rccnav.knowledge.loader import default_knowledge_base
 
-from .builders import ON, patient, primary, read, statement
+from .builders import JSON, ON, lab, patient, primary, read, score, statement
 
 SUNITINIB = {"text": "sunitinib 50 mg"}
 
@@ -72,3 +72,57 @@ def test_a_month_only_end_in_the_start_month_is_not_before_the_start() -> None:
     (therapy,) = intake.case.prior_therapies
     assert therapy.end == date(2025, 3, 14) and therapy.end_latest == date(2025, 3, 31)
     assert not [w for w in intake.warnings if "before it starts" in w.message]
+
+
+# -- results dated only by month or year compete with those in their interval ----------
+
+PLT = "777-3"
+KPS = "89243-0"
+
+
+def _platelets(*results: JSON, on: date = date(2026, 11, 5)) -> tuple[Any, str, list[str]]:
+    intake = read([patient(), primary(), *results], on=on)
+    result = assess(intake.case, default_knowledge_base(), on)
+    (factor,) = [f for f in result.imdc.factors if f.name == "platelets"]
+    return intake.case.labs.platelets, str(factor.status), [w.message for w in intake.warnings]
+
+
+def test_a_month_only_result_that_may_be_the_latest_competes() -> None:
+    # "2026-10" may be any day of October: after the 10 October count or before it.
+    platelets, status, messages = _platelets(
+        lab(PLT, 500, "10*9/L", high=400, when="2026-10", id="month"),
+        lab(PLT, 300, "10*9/L", high=400, when="2026-10-10", id="day"),
+    )
+    assert platelets is None and status == "unknown"
+    assert any("Observation/month" in m and "may be the most recent" in m for m in messages)
+
+
+def test_a_month_only_result_that_agrees_is_used() -> None:
+    platelets, status, _ = _platelets(
+        lab(PLT, 320, "10*9/L", high=400, when="2026-11", id="month"),
+        lab(PLT, 300, "10*9/L", high=400, when="2026-11-10", id="day"),
+        on=date(2026, 11, 20),
+    )
+    assert platelets is not None and status == "absent"
+
+
+def test_a_month_only_result_wholly_before_the_latest_is_superseded() -> None:
+    platelets, status, messages = _platelets(
+        lab(PLT, 500, "10*9/L", high=400, when="2026-09", id="month"),
+        lab(PLT, 300, "10*9/L", high=400, when="2026-10-10", id="day"),
+    )
+    assert platelets is not None and platelets.source == "Observation/day"
+    assert status == "absent" and not [m for m in messages if "most recent" in m]
+
+
+def test_a_month_only_performance_status_competes() -> None:
+    intake = read(
+        [
+            patient(),
+            primary(),
+            score(KPS, 90, when="2026-10-20", id="kps-day"),
+            score(KPS, 60, when="2026-10", id="kps-month"),
+        ]
+    )
+    assert intake.case.performance is None
+    assert [w for w in intake.warnings if "Observation/kps-month" in w.message]

@@ -29,6 +29,8 @@ class Conflict:
     shown: tuple[str, ...]  # each candidate in words, with its resource
     #: "same-day" (results that disagree) or "censored" (a value such as ">20.0")
     kind: str = "same-day"
+    #: How the candidates are named in the warning.
+    wording: str = "same-day results"
 
 
 def _with(case: Case, field: str, value: Any) -> Case:
@@ -56,7 +58,7 @@ def settle(case: Case, ctx: ReadContext) -> Case:
             continue
         if len(signatures) == 1:
             ctx.warn(
-                f"{label}: same-day results disagree ({listed}); every one gives the same risk "
+                f"{label}: {conflict.wording} disagree ({listed}); every one gives the same risk "
                 "factor status, so the first is used",
                 conflict.candidates[0].source,
                 "info",
@@ -64,7 +66,7 @@ def settle(case: Case, ctx: ReadContext) -> Case:
             continue
         case = _with(case, conflict.field, None)
         ctx.warn(
-            f"{label}: same-day results disagree ({listed}) and they would change the risk "
+            f"{label}: {conflict.wording} disagree ({listed}) and they would change the risk "
             "assessment: treated as unknown; record which result is right",
             conflict.candidates[0].source,
         )

@@ -11,7 +11,7 @@ counted as not used.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from rccnav.adapters.fhir.bundle import Entry
@@ -26,6 +26,7 @@ from rccnav.adapters.fhir.values import (
     codings,
     concept_texts,
     dicts,
+    last_possible_day,
     parse_date,
     period_end,
     period_start,
@@ -263,8 +264,25 @@ def _measurement(candidate: Candidate, lab: str, ctx: ReadContext) -> Measuremen
     )
 
 
+def _absent_and_valued(resource: JSON, what: str) -> str | None:
+    """FHIR obs-6: a dataAbsentReason only without a value; both at once contradict."""
+    if resource.get("dataAbsentReason") is None:
+        return None
+    if not any(key.startswith("value") and resource[key] is not None for key in resource):
+        return None
+    absent = concept_texts(resource.get("dataAbsentReason"))
+    reason = f" ({absent[0]})" if absent else ""
+    return (
+        f"{what}: both a value and a data-absent reason{reason}: the record contradicts "
+        "itself; not used"
+    )
+
+
 def _lab_value(resource: JSON, lab: str, ctx: ReadContext) -> tuple[float, str, str | None] | str:
     """(value, UCUM unit, note) or why the result cannot be used."""
+    contradiction = _absent_and_valued(resource, lab)
+    if contradiction is not None:
+        return contradiction
     quantity = as_dict(resource.get("valueQuantity"))
     if quantity is not None:
         number = as_number(quantity.get("value"))
@@ -484,7 +502,10 @@ def _score_candidate(
         return candidate
     score = _score(entry.resource, kind, ctx)
     top = 100 if kind == "kps" else 5
-    if score is None:
+    contradiction = _absent_and_valued(entry.resource, kind.upper())
+    if contradiction is not None:
+        candidate.problem = contradiction
+    elif score is None:
         candidate.problem = f"{kind.upper()}: no readable score; not used"
     elif not 0 <= score <= top or (kind == "kps" and score % 10):
         candidate.problem = f"{kind.upper()} {score} is not a valid score; not used"
@@ -611,7 +632,9 @@ def choose(candidates: list[Candidate], label: str, ctx: ReadContext) -> Candida
     for candidate in current:
         if chosen is not None:
             assert chosen.when is not None and candidate.when is not None
-            if candidate.when.day == chosen.when.day:
+            # Same day, or a month/year date whose days reach the chosen one's: either may
+            # be the most recent, so they compete as same-day results do (never a guess).
+            if _last_day(candidate, ctx) >= chosen.when.day:
                 _evaluate(candidate, ctx)
                 if candidate.value is not None or candidate.pending is not None:
                     candidate.entry.used = True
@@ -632,6 +655,15 @@ def choose(candidates: list[Candidate], label: str, ctx: ReadContext) -> Candida
             f"{label}: {superseded} earlier result(s) superseded by {chosen.entry.source}"
         )
     return chosen
+
+
+_MAY_BE_LATEST = "results that may be the most recent (a date given only as a month or year)"
+
+
+def _last_day(candidate: Candidate, ctx: ReadContext) -> date:
+    """The last day a candidate's date can stand for (a month or year is an interval)."""
+    assert candidate.when is not None
+    return min(last_possible_day(candidate.when), ctx.on)
 
 
 def select_labs(found: ObservationFindings, ctx: ReadContext) -> Labs:
@@ -657,6 +689,9 @@ def _select_measurements(
                 ctx.conflicts.append(_censored(chosen[lab], best.comparator, lab, ctx))
             rivals = [_measurement(c, lab, ctx) for c in best.same_day if c.pending is not None]
             conflict = _conflict(lab, [chosen[lab], *rivals]) if rivals else None
+            days = {c.when.day for c in (best, *best.same_day) if c.when is not None}
+            if conflict is not None and len(days) > 1:
+                conflict = replace(conflict, wording=_MAY_BE_LATEST)
             if conflict is not None and lab in LAB_FIELDS:
                 ctx.conflicts.append(conflict)
     return chosen
@@ -718,12 +753,17 @@ def _status(candidate: Candidate, kind: str) -> PerformanceStatus:
 def _performance_conflict(kps: Candidate | None, ecog: Candidate | None, ctx: ReadContext) -> None:
     """Same-day KPS values that differ, ECOG values that differ, or a KPS outside the KPS
     range of a same-day ECOG (rule prognosis.ecog-to-kps), such as KPS 90 with ECOG 2."""
-    values: list[PerformanceStatus] = []
+    found: list[tuple[PerformanceStatus, date]] = []
     for chosen, kind in ((kps, "kps"), (ecog, "ecog")):
         if chosen is not None:
-            values += [_status(c, kind) for c in (chosen, *chosen.same_day) if c.value is not None]
-    latest = max(v.date for v in values if v.date is not None)
-    values = [v for v in values if v.date == latest]  # older ones are simply superseded
+            found += [
+                (_status(c, kind), _last_day(c, ctx))
+                for c in (chosen, *chosen.same_day)
+                if c.value is not None
+            ]
+    latest = max(v.date for v, _last in found if v.date is not None)
+    # Older ones are simply superseded; a month/year date reaching the latest day competes.
+    values = [v for v, last in found if v.date == latest or last >= latest]
     scores_kps = {v.kps for v in values if v.kps is not None}
     scores_ecog = {v.ecog for v in values if v.ecog is not None}
     compatible = len(scores_kps) <= 1 and len(scores_ecog) <= 1
@@ -736,6 +776,8 @@ def _performance_conflict(kps: Candidate | None, ecog: Candidate | None, ctx: Re
         return
     values.sort(key=lambda v: v.kps is None)  # the reader's pick (KPS wins a tie) first
     conflict = _conflict("performance", list(values))
+    if conflict is not None and len({v.date for v in values}) > 1:
+        conflict = replace(conflict, wording=_MAY_BE_LATEST)
     if conflict is not None:
         ctx.conflicts.append(conflict)
 
