@@ -53,13 +53,38 @@ FOREIGN: list[tuple[str, Any, dict[str, Any]]] = [
         {},
     ),
     ("subject is not an object", f"Patient/{PATIENT_ID}", {}),
+    (
+        "right id declared as another type",
+        {"reference": f"Patient/{PATIENT_ID}", "type": "Group"},
+        {},
+    ),
+    ("the patient's identifier declared a Group", {"identifier": MRN, "type": "Group"}, {}),
+    (
+        "recorded in another patient's encounter",
+        {"reference": f"Patient/{PATIENT_ID}"},
+        {"encounter": {"reference": "Encounter/enc-p2"}},
+    ),
+    (
+        "recorded in another patient's episode (context)",
+        {"reference": f"Patient/{PATIENT_ID}"},
+        {"context": {"reference": "Encounter/enc-p2"}},
+    ),
 ]
+
+#: Another patient's Encounter, in the input beside the Observation under test.
+FOREIGN_ENCOUNTER = {
+    "resourceType": "Encounter",
+    "id": "enc-p2",
+    "status": "finished",
+    "subject": {"reference": "Patient/p2"},
+}
 
 ACCEPTED: list[tuple[str, Any]] = [
     ("relative id", {"reference": f"Patient/{PATIENT_ID}"}),
     ("versioned relative id", {"reference": f"Patient/{PATIENT_ID}/_history/3"}),
     ("the Patient's fullUrl", {"reference": f"http://example.org/fhir/Patient/{PATIENT_ID}"}),
     ("an identifier the Patient carries", {"identifier": MRN}),
+    ("an identifier declared a Patient", {"identifier": MRN, "type": "Patient"}),
     (
         "conditional on the Patient's identifier",
         {"reference": f"Patient?identifier={MRN['system']}%7C{MRN['value']}"},
@@ -80,7 +105,7 @@ def _hb(subject: Any, **extra: Any) -> dict[str, Any]:
 def test_a_resource_not_shown_to_be_the_patients_is_not_used(
     label: str, subject: Any, extra: dict[str, Any]
 ) -> None:
-    intake = read([patient(identifier=[MRN]), primary(), _hb(subject, **extra)])
+    intake = read([patient(identifier=[MRN]), primary(), FOREIGN_ENCOUNTER, _hb(subject, **extra)])
     assert intake.case.labs.hemoglobin is None, label
     warned = [w for w in intake.warnings if w.source == "Observation/hb-foreign"]
     assert warned and warned[0].code == "data-quality"
@@ -225,3 +250,11 @@ def test_cli_foreign_platelet_count_does_not_move_the_imdc_group(
     platelets = next(f for f in result["imdc"]["factors"] if f["name"] == "platelets")
     assert platelets["status"] == "present"
     assert any(w["source"] == "Observation/plt-foreign" for w in result["warnings"])
+
+
+def test_a_result_in_the_patients_own_encounter_is_used() -> None:
+    own = {**FOREIGN_ENCOUNTER, "id": "enc-own", "subject": {"reference": f"Patient/{PATIENT_ID}"}}
+    hb = _hb({"reference": f"Patient/{PATIENT_ID}"}, encounter={"reference": "Encounter/enc-own"})
+    intake = read([patient(identifier=[MRN]), primary(), own, hb])
+    assert intake.case.labs.hemoglobin is not None
+    assert not warnings_about(intake, "this patient's data")

@@ -246,12 +246,17 @@ def set_aside_others(index: ResourceIndex, patient: Entry, ctx: ReadContext) -> 
     """
     rule = SubjectRule(patient.resource, patient.full_url)
     removed: list[tuple[Entry, str]] = []
+    foreign: set[int] = set()
     for entry in index.entries:
         if entry is patient:
             continue
         verdict = rule.judge(entry.resource, entry.full_url)
         if verdict.whose not in (Whose.THIS_PATIENT, Whose.SHARED):
             removed.append((entry, verdict.why))
+            if verdict.whose is Whose.ANOTHER_PATIENT:
+                foreign.add(id(entry))
+    if foreign:
+        removed.extend(_in_foreign_encounters(index, foreign, {id(e) for e, _why in removed}))
     if not removed:
         return 0
     remove_entries(index, [entry for entry, _why in removed])
@@ -265,6 +270,28 @@ def set_aside_others(index: ResourceIndex, patient: Entry, ctx: ReadContext) -> 
             None,
         )
     return len(removed)
+
+
+#: Elements that place a resource in an encounter or episode (R4 names).
+_ENCOUNTER_KEYS = ("encounter", "context")
+
+
+def _in_foreign_encounters(
+    index: ResourceIndex, foreign: set[int], removed: set[int]
+) -> list[tuple[Entry, str]]:
+    """Resources recorded in an Encounter of another patient: their own subject says this
+    patient, the encounter says another; the record contradicts itself, so not used."""
+    found: list[tuple[Entry, str]] = []
+    for entry in index.entries:
+        if id(entry) in removed:
+            continue
+        for key in _ENCOUNTER_KEYS:
+            reference = reference_of(entry.resource.get(key))
+            target = index.resolve_entry(reference) if reference else None
+            if target is not None and id(target) in foreign:
+                found.append((entry, f"its {key} {target.source} is another patient's"))
+                break
+    return found
 
 
 # ------------------------------------------------------------------ mapping

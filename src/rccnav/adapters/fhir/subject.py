@@ -138,6 +138,11 @@ class SubjectRule:
             return Verdict(Whose.UNATTRIBUTED, f"its {key} is not a reference")
         reference = as_str(ref.get("reference"))
         identifier = ref.get("identifier")
+        declared = as_str(ref.get("type"))
+        if declared is not None and declared.strip() != "Patient":
+            # Reference.type names what the reference points to: a Group or another type
+            # with this Patient's id or identifier is not this Patient.
+            return Verdict(Whose.UNATTRIBUTED, f"its {key} is declared a {declared}, not a Patient")
         if reference is None and identifier is None:
             if as_str(ref.get("display")):
                 return Verdict(
