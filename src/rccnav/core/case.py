@@ -202,12 +202,23 @@ class Diagnosis(_Strict):
     metastasis_date: dt.date | None = Field(
         None, description="Date metastatic disease was diagnosed"
     )
+    metastasis_date_latest: dt.date | None = Field(
+        None,
+        description="Only when the record gives the metastasis date as a month or a year: "
+        "the last possible day (`metastasis_date` is then the first).",
+    )
     source: str | None = None
 
     @model_validator(mode="after")
     def _interval_is_ordered(self) -> Diagnosis:
         if self.date_latest is not None and (self.date is None or self.date_latest < self.date):
             raise ValueError("date_latest needs date (the first possible day) on or before it")
+        last, first = self.metastasis_date_latest, self.metastasis_date
+        if last is not None and (first is None or last < first):
+            raise ValueError(
+                "metastasis_date_latest needs metastasis_date (the first possible day) "
+                "on or before it"
+            )
         return self
 
 
@@ -249,6 +260,11 @@ class Metastasis(_Strict):
     site: Site
     lesions: int | None = Field(None, ge=0)
     date: dt.date | None = None
+    date_latest: dt.date | None = Field(
+        None,
+        description="Only when the record gives the date as a month or a year: the last "
+        "possible day (`date` is then the first).",
+    )
     resectable: bool | None = None
     painful: bool | None = None
     progressing: bool | None = None
@@ -256,6 +272,12 @@ class Metastasis(_Strict):
         None, description="Local therapy already given (e.g. SRS to brain)"
     )
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _interval_is_ordered(self) -> Metastasis:
+        if self.date_latest is not None and (self.date is None or self.date_latest < self.date):
+            raise ValueError("date_latest needs date (the first possible day) on or before it")
+        return self
 
 
 class Disease(_Strict):

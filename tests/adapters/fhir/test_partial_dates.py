@@ -12,7 +12,7 @@ import pytest
 from rccnav.core.assess import assess
 from rccnav.knowledge.loader import default_knowledge_base
 
-from .builders import JSON, ON, lab, patient, primary, read, score, statement
+from .builders import ICD10CM, JSON, ON, condition, lab, patient, primary, read, score, statement
 
 SUNITINIB = {"text": "sunitinib 50 mg"}
 
@@ -126,3 +126,19 @@ def test_a_month_only_performance_status_competes() -> None:
     )
     assert intake.case.performance is None
     assert [w for w in intake.warnings if "Observation/kps-month" in w.message]
+
+
+def test_a_month_only_metastasis_date_is_an_interval() -> None:
+    lung = condition(ICD10CM, "C78.01", onset="2026-08", id="lung")
+    intake = read([patient(), primary(onset="2024-03-15"), lung], on=date(2026, 8, 20))
+    assert intake.case.diagnosis.metastasis_date == date(2026, 8, 1)
+    assert intake.case.diagnosis.metastasis_date_latest == date(2026, 8, 20)
+    (metastasis,) = intake.case.disease.metastases
+    assert metastasis.date_latest == date(2026, 8, 20)
+    assert [w for w in intake.warnings if w.source == "Condition/lung" and "'2026-08'" in w.message]
+
+
+def test_a_full_metastasis_date_has_no_interval() -> None:
+    lung = condition(ICD10CM, "C78.01", onset="2026-08-03", id="lung")
+    intake = read([patient(), primary(onset="2024-03-15"), lung])
+    assert intake.case.diagnosis.metastasis_date_latest is None

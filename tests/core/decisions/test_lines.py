@@ -414,3 +414,31 @@ def test_month_only_first_line_start_bounds_the_latest_start(kb: KnowledgeBase) 
     line = current_line(case, kb, ON)
     assert line.first is not None and line.first.start_latest == date(2025, 3, 31)
     assert line.first_latest_start == date(2025, 3, 31)
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "recurrence_latest", "refractory"),
+    [
+        # Adjuvant ended 2026-02-15; 6 months later is 2026-08-17.
+        ("2026-08-01", "2026-08-31", None),  # some days of August within, some after
+        ("2026-07-01", "2026-07-31", True),  # every day of July within
+        ("2026-09-01", "2026-09-30", False),  # every day of September after
+        ("2026-08-01", None, True),  # a full date decides
+    ],
+)
+def test_month_only_recurrence_date_is_an_interval(
+    kb: KnowledgeBase, recurrence: str, recurrence_latest: str | None, refractory: bool | None
+) -> None:
+    therapy = prior("pembrolizumab", setting="adjuvant", start="2025-03-01", end="2026-02-15")
+    diagnosis = {"metastasis_date": recurrence, "metastasis_date_latest": recurrence_latest}
+    case = make_case(prior_therapies=[therapy], diagnosis=diagnosis)
+    line = current_line(case, kb, ON)
+    assert line.adjuvant_refractory is refractory
+    assert line.progressed_on_pd1_axis is (refractory is True)
+
+
+def test_month_only_metastasis_interval_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="metastasis_date_latest"):
+        make_case(
+            diagnosis={"metastasis_date": "2026-09-30", "metastasis_date_latest": "2026-09-01"}
+        )

@@ -21,6 +21,7 @@ from rccnav.adapters.fhir.values import (
     concept_texts,
     dicts,
     extension_urls,
+    last_possible_day,
     parse_date,
     period_start,
     profiles_of,
@@ -62,6 +63,8 @@ class ConditionFindings:
     primaries: list[Primary] = field(default_factory=list)
     metastases: list[Metastasis] = field(default_factory=list)
     metastasis_dates: list[tuple[date, str]] = field(default_factory=list)
+    #: Last possible day of a metastasis date given as a month or year, by source.
+    metastasis_latest: dict[str, date] = field(default_factory=dict)
     metastasis_conditions: dict[str, list[int]] = field(default_factory=dict)
     cord_compression: str | None = None
     comorbidities: dict[str, str] = field(default_factory=dict)
@@ -118,6 +121,13 @@ def read_condition(entry: Entry, ctx: ReadContext, found: ConditionFindings) -> 
     coded = ctx.has_known_system(code)
     kind = _classify(resource, code, coded, ctx)
     if kind == "primary":
+        if verification in UNCONFIRMED:
+            ctx.warn(
+                f"the kidney cancer diagnosis is recorded as {verification}: this assessment "
+                "assumes a confirmed renal cell carcinoma; confirm the diagnosis "
+                "(histology) before acting on it",
+                entry.source,
+            )
         _read_primary(entry, coded, ctx, found)
         return
     clinical = status_code(resource.get("clinicalStatus"))
@@ -267,8 +277,20 @@ def _read_secondary(
     ctx: ReadContext,
     found: ConditionFindings,
 ) -> None:
+    latest: date | None = None
     if onset is not None:
         found.metastasis_dates.append((onset.day, entry.source))
+        if not onset.precise:
+            latest = min(last_possible_day(onset), ctx.on)
+            latest = latest if latest > onset.day else None
+        if latest is not None:
+            found.metastasis_latest[entry.source] = latest
+            ctx.warn(
+                f"metastasis date given only as {onset.text!r}: any day from {onset.day} to "
+                f"{latest}; where that changes a decision, it is unknown",
+                entry.source,
+                "info",
+            )
     entry.used = True
     if not active:
         ctx.ignore(
@@ -283,7 +305,12 @@ def _read_secondary(
     for site in sites:
         indexes.append(len(found.metastases))
         found.metastases.append(
-            Metastasis(site=site, date=onset.day if onset else None, source=entry.source)
+            Metastasis(
+                site=site,
+                date=onset.day if onset else None,
+                date_latest=latest,
+                source=entry.source,
+            )
         )
 
 

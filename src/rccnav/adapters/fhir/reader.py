@@ -72,11 +72,13 @@ from rccnav.adapters.fhir.therapy import (
 )
 from rccnav.adapters.fhir.tumour import other_cancer_warning
 from rccnav.adapters.fhir.values import (
+    JSON,
     as_str,
     dicts,
     last_possible_day,
     parse_date,
     reference_of,
+    status_code,
 )
 from rccnav.core.assessment import InputSummary, Warning
 from rccnav.core.case import (
@@ -312,6 +314,10 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
     for entry in index.entries:
         if entry is patient:
             continue
+        withdrawn = _withdrawn(entry.resource)
+        if withdrawn is not None:
+            ctx.ignore(entry, f"{withdrawn}: not used")
+            continue
         if entry.rtype in readers or entry.rtype in MEDICATION_TYPES or entry.rtype in _SAFETY_READ:
             own.append(entry)
         reader = readers.get(entry.rtype)
@@ -331,9 +337,17 @@ def _map(index: ResourceIndex, patient: Entry, ctx: ReadContext, name: str) -> C
     )
 
 
+def _withdrawn(resource: JSON) -> str | None:
+    """Any resource type: recorded in error, so it says nothing about the patient."""
+    for key in ("status", "verificationStatus"):
+        if status_code(resource.get(key)) == "entered-in-error":
+            return f"{key} entered-in-error"
+    return None
+
+
 def _index_report_dates(index: ResourceIndex, ctx: ReadContext) -> None:
     for entry in index.entries:
-        if entry.rtype != "DiagnosticReport":
+        if entry.rtype != "DiagnosticReport" or _withdrawn(entry.resource) is not None:
             continue
         report = entry.resource
         when = effective_date(report) or parse_date(report.get("issued"))
@@ -555,11 +569,18 @@ def _diagnosis_with(
     metastasis_dates = [d for d, _s in conditions.metastasis_dates] + [
         d for d, _s in observations.metastatic_stage
     ]
+    # The earliest metastasis date may be a month or year: its last possible day is the
+    # smallest last day among all of them.
+    latest = [conditions.metastasis_latest.get(s, d) for d, s in conditions.metastasis_dates]
+    latest += [d for d, _s in observations.metastatic_stage]
+    first = min(metastasis_dates) if metastasis_dates else None
+    last = min(latest) if latest else None
     return Diagnosis(
         date=day,
         histology=histology,
         sarcomatoid=sarcomatoid,
-        metastasis_date=min(metastasis_dates) if metastasis_dates else None,
+        metastasis_date=first,
+        metastasis_date_latest=last if first and last and last > first else None,
         source=source,
     )
 

@@ -68,6 +68,19 @@ SAFETY_TYPES = frozenset({"AdverseEvent", "AllergyIntolerance"})
 _MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest")
 _INACTIVE = frozenset({"inactive", "remission", "resolved"})
 _DROPPED = frozenset({"entered-in-error", "refuted"})
+_UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
+#: Value sets whose Conditions change treatment safety (read by _read_condition).
+_SAFETY_CONDITION_SETS = (
+    "immune-related-adverse-event",
+    "infection",
+    "transplant-organ",
+    "autoimmune-disease",
+    "autoimmune-other",
+    "hypercalcaemia",
+    "pathological-fracture",
+    "hypoxia",
+    "sickle-cell",
+)
 _CURRENT = frozenset({"active", "on-hold", "in-progress"})
 _GRADE_TEXT = re.compile(r"\b(?:ctcae\s*)?(?:grade|gr\.?|g)\s*([1-5]|i{1,3}v?|iv|v)\b", re.I)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
@@ -154,15 +167,26 @@ def _read_condition(
     entry: Entry, ctx: ReadContext, ici_courses: list[Episode], found: SafetyFindings
 ) -> None:
     resource = entry.resource
-    if status_code(resource.get("verificationStatus")) in _DROPPED:
-        return
-    if status_code(resource.get("verificationStatus")) in ("unconfirmed", "provisional"):
+    verification = status_code(resource.get("verificationStatus"))
+    if verification in _DROPPED:
         return
     code = resource.get("code")
     coded = _validly_coded(code, ctx)
 
     def hit(value_set: str) -> str | None:
         return ctx.match(value_set, code) if coded else ctx.match_any(value_set, code)
+
+    if verification in _UNCONFIRMED:
+        # Neither counted nor silently dropped: an unconfirmed finding that would change
+        # which treatments are safe is named, so it is confirmed before deciding.
+        if any(hit(value_set) for value_set in _SAFETY_CONDITION_SETS):
+            named = next(iter(concept_texts(code)), "condition")
+            ctx.warn(
+                f"{named} recorded as {verification}: not counted as a confirmed finding, "
+                "but it would change which treatments are safe: confirm it before deciding",
+                entry.source,
+            )
+        return
 
     clinical = status_code(resource.get("clinicalStatus"))
     inactive = clinical in _INACTIVE

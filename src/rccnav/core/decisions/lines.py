@@ -131,30 +131,38 @@ def _classes(
     return known, {kb.agents[a].agent_class for a in agents}
 
 
-def _recurrence_after(case: Case, therapy: PriorTherapy) -> date | None:
-    """First metastasis found after adjuvant therapy started (already-resected ones excluded)."""
-    dates = [case.diagnosis.metastasis_date, *(m.date for m in case.disease.metastases)]
-    known = [d for d in dates if d is not None]
-    if therapy.start is None:
-        return min(known, default=None)
-    return min((d for d in known if d > therapy.start), default=None)
+def _recurrence_after(case: Case, therapy: PriorTherapy) -> tuple[date, date] | None:
+    """First metastasis found after adjuvant therapy started (already-resected ones
+    excluded), as (earliest, latest) possible day: a month-only date is an interval."""
+    dates = [(case.diagnosis.metastasis_date, case.diagnosis.metastasis_date_latest)] + [
+        (m.date, m.date_latest) for m in case.disease.metastases
+    ]
+    known = [(d, last or d) for d, last in dates if d is not None]
+    if therapy.start is not None:
+        known = [(d, last) for d, last in known if last > therapy.start]
+    if not known:
+        return None
+    return min(d for d, _last in known), min(last for _d, last in known)
 
 
 def _adjuvant_refractory(
     case: Case, therapy: PriorTherapy, kb: KnowledgeBase
 ) -> tuple[bool | None, date | None]:
     """Did the disease recur during the adjuvant therapy or within the window after it?"""
-    recurrence = _recurrence_after(case, therapy)
+    found = _recurrence_after(case, therapy)
+    recurrence = found[0] if found else None
     if _progressed(therapy):
         return True, recurrence
-    if recurrence is None or therapy.end is None:
+    if found is None or therapy.end is None:
         return None, recurrence
     window = timedelta(days=round(kb.param("therapy.adjuvant-ici-relapse", "months") * _MONTH_DAYS))
-    # An end recorded only as a month or year is the interval [end, end_latest]: within
-    # the window only if within it for the earliest end, beyond it only for the latest.
-    if recurrence <= therapy.end + window:
+    # A month/year end or recurrence date is an interval of days: within the window only
+    # if the latest recurrence is within it for the earliest end, beyond it only if the
+    # earliest recurrence is beyond it for the latest end; otherwise it cannot be judged.
+    earliest, latest = found
+    if latest <= therapy.end + window:
         return True, recurrence
-    if recurrence > (therapy.end_latest or therapy.end) + window:
+    if earliest > (therapy.end_latest or therapy.end) + window:
         return False, recurrence
     return None, recurrence
 
@@ -199,8 +207,9 @@ def _adjuvant_reason(
             if recurrence is None
             else "end date of the adjuvant therapy is not recorded"
             if therapy.end is None
-            else f"end date of the adjuvant therapy is recorded only as a day from {therapy.end} "
-            f"to {therapy.end_latest} (recurrence {recurrence})"
+            else f"end date of the adjuvant therapy ({therapy.end}"
+            + (f" to {therapy.end_latest}" if therapy.end_latest else "")
+            + f") and the recurrence (from {recurrence}) are recorded only to the month or year"
         )
         return because(
             kb,
