@@ -458,13 +458,13 @@ def _limits(
     ref: JSON, lab: str, unit: str, entry: Entry, ctx: ReadContext
 ) -> tuple[float | None, float | None]:
     return (
-        _limit(as_dict(ref.get("low")), lab, unit, entry, ctx),
-        _limit(as_dict(ref.get("high")), lab, unit, entry, ctx),
+        _limit(as_dict(ref.get("low")), "lower", lab, unit, entry, ctx),
+        _limit(as_dict(ref.get("high")), "upper", lab, unit, entry, ctx),
     )
 
 
 def _limit(
-    quantity: JSON | None, lab: str, unit: str, entry: Entry, ctx: ReadContext
+    quantity: JSON | None, kind: str, lab: str, unit: str, entry: Entry, ctx: ReadContext
 ) -> float | None:
     if quantity is None:
         return None
@@ -472,7 +472,18 @@ def _limit(
     if value is None:
         return None
     own_unit = _quantity_unit(quantity, ctx)
-    if own_unit is None or own_unit == unit:
+    if own_unit is None:
+        # A limit without a unit is read in the result's unit only where it fits it: a
+        # haemoglobin of 125 g/L with a range "13-17" (g/dL) must not become 13 g/L.
+        if _fits_unit(value, kind, lab, unit, ctx):
+            return value
+        ctx.warn(
+            f"{lab}: reference {kind} limit {value:g} has no unit and does not fit the "
+            f"result's unit {unit}; not used (default limits apply)",
+            entry.source,
+        )
+        return None
+    if own_unit == unit:
         return value
     analyte = ctx.kb.analytes.get(lab)
     molar_mass = analyte.molar_mass_g_per_mol if analyte else None
@@ -484,6 +495,31 @@ def _limit(
         )
         return None
     return round(value * factor, 6)
+
+
+#: How far a lab's limit may lie from the knowledge base's default limit and still be
+#: taken to share the result's unit (laboratory ranges differ by far less; unit mix-ups
+#: differ by 10x or more: g/L vs g/dL, mmol/L vs mg/dL, /uL vs 10*9/L).
+_UNITLESS_LIMIT_RATIO = 2.0
+
+
+def _fits_unit(value: float, kind: str, lab: str, unit: str, ctx: ReadContext) -> bool:
+    """Whether a unitless limit ``value``, read in ``unit``, is a plausible limit."""
+    analyte = ctx.kb.analytes.get(lab)
+    if analyte is None:
+        return True  # nothing to check it against (vital signs): read as before
+    factor = conversion_factor(unit, analyte.canonical_unit, analyte.molar_mass_g_per_mol)
+    if isinstance(factor, UnitProblem):
+        return False
+    canonical = value * factor
+    defaults = [d for d in ctx.kb.default_limits if d.analyte == lab and d.limit == kind]
+    if defaults:
+        return any(
+            d.low / _UNITLESS_LIMIT_RATIO <= canonical <= d.high * _UNITLESS_LIMIT_RATIO
+            for d in defaults
+        )
+    low, high = analyte.plausible_range
+    return low <= canonical <= high
 
 
 # ------------------------------------------------------- performance status
