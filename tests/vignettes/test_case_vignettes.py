@@ -117,6 +117,25 @@ def _excluded(result: Result) -> list[str]:
     return [e["regimen"] for e in result["systemic_therapy"]["excluded"]]
 
 
+def _moved(result: Result) -> list[str]:
+    return [o["regimen"] for o in result["systemic_therapy"]["options"] if o["moved_from"]]
+
+
+def _no_preferred_steps(result: Result) -> list[str]:
+    explained = result["systemic_therapy"]["no_preferred"]
+    return list(explained["next_steps"]) if explained else []
+
+
+def _no_preferred(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    therapy = result["systemic_therapy"]
+    explained = therapy["no_preferred"] is not None
+    if explained != bool(expected):
+        return [f"systemic_therapy.no_preferred is {therapy['no_preferred']!r}"]
+    if explained and (therapy["preferred"] or not therapy["no_preferred"]["reason"]["text"]):
+        return ["no_preferred set while options are preferred, or without a reason"]
+    return []
+
+
 def _pref_lacks_ici(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
     with_ici = [r for r in _preferred(result) if _regimen_has_checkpoint_inhibitor(r, kb)]
     if bool(expected) and with_ici:
@@ -140,6 +159,9 @@ CHECKS: dict[str, Check] = {
     "any_has": _contains(_any_category, "preferred/other/certain_circumstances", present=True),
     "any_lacks": _contains(_any_category, "preferred/other/certain_circumstances", present=False),
     "excluded_has": _contains(_excluded, "systemic_therapy.excluded", present=True),
+    "moved_has": _contains(_moved, "options moved up", present=True),
+    "no_preferred": _no_preferred,
+    "no_preferred_next_has": _contains(_no_preferred_steps, "no_preferred.next_steps", True),
     "cn": _equals(("cytoreductive_nephrectomy", "recommendation")),
     "mets": _equals(("metastasectomy", "recommendation")),
     "adjuvant": _equals(("metastasectomy", "adjuvant_pembrolizumab", "recommendation")),

@@ -71,6 +71,8 @@ def assess(
         therapy = systemic_therapy.without_surveillance(
             systemic_therapy.decide(case, imdc, line, kb), surveillance
         )
+        # Promotion runs after every exclusion and demotion.
+        therapy = systemic_therapy.promote(therapy, imdc.possible_groups, kb)
     safety_warnings = therapy_safety.check(case, line, therapy, kb)
     imdc = _with_regimen_impact(imdc, therapy)
     local = local_therapy.decide(case, baseline, kb, line.current.agents if line.current else None)

@@ -86,6 +86,18 @@ class TherapyOption:
     review_status: str
     only_if_risk: tuple[RiskGroupName, ...] = ()
     cautions: tuple[str, ...] = ()
+    # A relative contraindication applies: the option is shown, but never promoted.
+    contraindicated: bool = False
+    # The category the guideline table gave it, when rccnav moved it up (promotion).
+    moved_from: Literal["other", "certain-circumstances"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoPreferred:
+    """Why no option is preferred, and what to do next (never an unexplained empty list)."""
+
+    reason: Reason
+    next_steps: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +118,8 @@ class SystemicTherapy:
     depends_on_unknown_risk: bool
     reasons: tuple[Reason, ...]
     tables: tuple[str, ...]
+    # Set exactly when ``preferred`` is empty.
+    no_preferred: NoPreferred | None = None
 
 
 @dataclass(frozen=True, slots=True)

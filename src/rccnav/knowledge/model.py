@@ -92,6 +92,22 @@ class NonDrugOption(_KB):
 RiskGroup = Literal["favorable", "intermediate", "poor"]
 
 
+class FallbackTier(_KB):
+    """Options a guideline names for when its preferred regimens cannot be given.
+
+    ``when`` says which loss the tier answers: ``no-checkpoint-inhibitor`` applies once no
+    preferred regimen containing a checkpoint inhibitor is left; ``no-preferred`` once no
+    preferred regimen at all is left. Tiers are tried in order; the first with an option
+    the patient can have is promoted.
+    """
+
+    when: Literal["no-checkpoint-inhibitor", "no-preferred"]
+    options: tuple[str, ...] = Field(min_length=1)
+    statement: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    status: ReviewStatus
+
+
 class TherapyTable(_KB):
     """One row of a recommendation table: a setting and the options it lists."""
 
@@ -107,6 +123,7 @@ class TherapyTable(_KB):
     preferred: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
     certain_circumstances: tuple[str, ...] = ()
+    fallback: tuple[FallbackTier, ...] = ()
     notes: str | None = None
     sources: tuple[str, ...] = Field(min_length=1)
     status: ReviewStatus

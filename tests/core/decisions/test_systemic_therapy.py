@@ -158,15 +158,23 @@ def test_sarcomatoid_features_favour_checkpoint_inhibitors(kb: KnowledgeBase) ->
     assert option(sarcomatoid, "avelumab+axitinib").category == "certain-circumstances"
 
 
-def test_sarcomatoid_promotes_ici_regimens_listed_as_other(kb: KnowledgeBase) -> None:
+def test_sarcomatoid_promotes_ici_combinations_not_pd1_monotherapy(kb: KnowledgeBase) -> None:
+    # Tannir 2021 (CheckMate 214 sarcomatoid subgroup) and the KEYNOTE-426 / CLEAR /
+    # CheckMate 9ER subgroups: the benefit is from combinations, so PD-1 monotherapy
+    # (pembrolizumab, KEYNOTE-427 cohort B) must not become preferred.
     case = make_case(diagnosis={"histology": "papillary", "sarcomatoid": True})
     plain = decide(kb, make_case(diagnosis={"histology": "papillary"}), "intermediate")
     therapy = decide(kb, case, "intermediate")
-    promoted = {o.regimen for o in plain.options if o.category == "other"} & with_ici(
+    other_ici = {o.regimen for o in plain.options if o.category == "other"} & with_ici(
         kb, offered(plain), CHECKPOINT_CLASSES
     )
-    assert promoted  # lenvatinib + pembrolizumab, nivolumab + cabozantinib, pembrolizumab
-    assert promoted <= set(therapy.preferred)
+    combinations = {o for o in other_ici if len(kb.regimens[o].agents) > 1}
+    monotherapy = other_ici - combinations
+    assert combinations  # lenvatinib + pembrolizumab, nivolumab + cabozantinib
+    assert monotherapy == {"pembrolizumab"}
+    assert combinations <= set(therapy.preferred)
+    assert not monotherapy & set(therapy.preferred)
+    assert option(therapy, "pembrolizumab").category == "other"
     # A clinical trial stays preferred: it is not a drug regimen.
     assert "clinical-trial" in therapy.preferred
     assert option(therapy, "cabozantinib").category == "other"

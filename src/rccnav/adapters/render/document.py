@@ -174,6 +174,8 @@ def risk_section(result: RiskResult, title: str) -> Section:
 
 def _option(option: TherapyOption) -> Item:
     details = [reason_line(r) for r in option.reasons]
+    if option.moved_from:
+        details.insert(0, f"moved up from {option.moved_from.replace('-', ' ')}")
     if option.only_if_risk:
         details.append(f"only if the risk group is: {', '.join(option.only_if_risk)}")
     details.extend(f"caution: {c}" for c in option.cautions)
@@ -198,7 +200,17 @@ def _systemic(therapy: SystemicTherapy) -> Section:
     for category, title in CATEGORY_TITLES:
         ids = lists[category]
         sub = Section(title, level=3)
-        if not ids:
+        if not ids and category == "preferred" and therapy.no_preferred is not None:
+            steps = ", ".join(s.replace("-", " ") for s in therapy.no_preferred.next_steps)
+            sub.add(
+                Item(
+                    reason_line(therapy.no_preferred.reason),
+                    lead="No preferred option",
+                    details=(f"next step: {steps}",),
+                    emphasis=True,
+                )
+            )
+        elif not ids:
             sub.add("None listed.")
         for regimen in ids:
             option = by_id.get(regimen)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from rccnav.core.assessment import (
     Decision,
     ExcludedOption,
+    NoPreferred,
     Reason,
     RiskGroupName,
     RiskResult,
@@ -30,6 +31,7 @@ from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
     AgentClass,
+    FallbackTier,
     KnowledgeBase,
     Rule,
     TherapyTable,
@@ -66,6 +68,7 @@ class _Draft:
             review_status=_status(kb, option),
             only_if_risk=self.only_if_risk,
             cautions=tuple(dict.fromkeys(self.cautions)),
+            contraindicated=self.contraindicated,
         )
 
 
@@ -204,6 +207,10 @@ def _has_class(kb: KnowledgeBase, option: str, classes: frozenset[AgentClass]) -
     return not kb.regimen_classes(option).isdisjoint(classes)
 
 
+def _is_ici_combination(kb: KnowledgeBase, option: str) -> bool:
+    return len(_agents(kb, option)) > 1 and _has_class(kb, option, CHECKPOINT_CLASSES)
+
+
 def _demote(draft: _Draft) -> None:
     draft.category = CATEGORIES[min(_RANK[draft.category] + 1, 2)]
 
@@ -211,11 +218,13 @@ def _demote(draft: _Draft) -> None:
 def _apply_sarcomatoid(
     case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, reasons: list[Reason]
 ) -> None:
-    """Favour checkpoint-inhibitor regimens (applied after contraindications).
+    """Favour checkpoint-inhibitor combinations (applied after contraindications).
 
-    Only options already listed as "other" for every possible risk group and not
+    The benefit in the sarcomatoid subgroups is from combinations (CheckMate 214,
+    KEYNOTE-426, CLEAR, CheckMate 9ER), so PD-1/PD-L1 monotherapy is never moved up.
+    Only combinations already listed as "other" for every possible risk group and not
     contraindicated are promoted; non-ICI options step down only when an ICI
-    regimen is actually preferred, so a patient who cannot have a checkpoint
+    combination is actually preferred, so a patient who cannot have a checkpoint
     inhibitor keeps a preferred option.
     """
     if case.diagnosis.sarcomatoid is not True:
@@ -227,12 +236,12 @@ def _apply_sarcomatoid(
             draft.category == "other"
             and not draft.only_if_risk
             and not draft.contraindicated
-            and _has_class(kb, option, CHECKPOINT_CLASSES)
+            and _is_ici_combination(kb, option)
         ):
             draft.category = "preferred"
             draft.reasons.append(reason)
     ici_preferred = any(
-        d.category == "preferred" and _has_class(kb, o, CHECKPOINT_CLASSES)
+        d.category == "preferred" and not d.contraindicated and _is_ici_combination(kb, o)
         for o, d in drafts.items()
     )
     if not ici_preferred:
@@ -245,6 +254,32 @@ def _apply_sarcomatoid(
         ):
             draft.category = "other"
             draft.reasons.append(reason)
+
+
+def poor_performance(case: Case, kb: KnowledgeBase) -> bool | None:
+    """ECOG 3-4 or KPS below 60; None when not recorded or when ECOG 2 leaves it open."""
+    ps = case.performance
+    if ps is None:
+        return None
+    if ps.kps is not None:
+        return ps.kps < kb.param("therapy.poor-performance-bsc", "kps_below")
+    if ps.ecog is not None:
+        return ps.ecog >= kb.param("therapy.poor-performance-bsc", "ecog_from")
+    return None
+
+
+def _apply_poor_performance(case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase) -> None:
+    """Best supportive care as an option in its own right for ECOG 3-4 / KPS < 60."""
+    if poor_performance(case, kb) is not True:
+        return
+    reason = because(kb, "therapy.poor-performance-bsc")
+    for option, draft in drafts.items():
+        if option in kb.regimens:
+            draft.cautions.append(
+                "Performance status is poor (ECOG 3-4 / KPS below 60): the trials behind this "
+                "regimen enrolled KPS 70 or more."
+            )
+    drafts["best-supportive-care"] = _Draft("preferred", [reason])
 
 
 def _apply_prior_therapy(
@@ -441,6 +476,7 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
     _apply_contraindications(case, drafts, kb, excluded, reasons)
     _apply_aldesleukin_fitness(case, drafts, kb, excluded)
     _apply_sarcomatoid(case, drafts, kb, reasons)
+    _apply_poor_performance(case, drafts, kb)
     options = tuple(
         draft.to_option(option, kb)
         for option, draft in sorted(drafts.items(), key=lambda kv: (_RANK[kv[1].category], kv[0]))
@@ -511,3 +547,141 @@ def without_surveillance(therapy: SystemicTherapy, decision: Decision) -> System
         options=tuple(o for o in therapy.options if o.regimen != "active-surveillance"),
         excluded=(*therapy.excluded, ExcludedOption("active-surveillance", reason)),
     )
+
+
+# --- promotion: never an unexplained empty "preferred" ------------------------------------
+
+
+def _usable(option: TherapyOption) -> bool:
+    return not option.contraindicated
+
+
+def _tier_applies(
+    tier: FallbackTier, row: TherapyTable, by_id: dict[str, TherapyOption], kb: KnowledgeBase
+) -> bool:
+    """Has the patient lost what the tier stands in for?"""
+
+    def still_preferred(option_id: str) -> bool:
+        option = by_id.get(option_id)
+        return option is not None and option.category == "preferred" and _usable(option)
+
+    table_regimens = [o for o in row.preferred if o in kb.regimens]
+    if tier.when == "no-checkpoint-inhibitor":
+        with_ici = [o for o in table_regimens if _has_class(kb, o, CHECKPOINT_CLASSES)]
+        return bool(with_ici) and not any(still_preferred(o) for o in with_ici)
+    return bool(table_regimens) and not any(
+        still_preferred(o) for o in by_id if o in kb.regimens
+    )
+
+
+def _chosen_tier(
+    rows: list[TherapyTable],
+    group: RiskGroupName | None,
+    by_id: dict[str, TherapyOption],
+    kb: KnowledgeBase,
+) -> tuple[FallbackTier, list[str]] | None:
+    """The first applicable tier (table order) with an option the patient can have."""
+    for row in rows:
+        if group is not None and group not in row.risk_groups:
+            continue
+        for tier in row.fallback:
+            if not _tier_applies(tier, row, by_id, kb):
+                continue
+            usable = [
+                o
+                for o in tier.options
+                if o in by_id and _usable(by_id[o]) and by_id[o].category != "preferred"
+            ]
+            if usable:
+                return tier, usable
+    return None
+
+
+def _lost_preferred(rows: list[TherapyTable], therapy: SystemicTherapy) -> list[str]:
+    by_id = {o.regimen: o for o in therapy.options}
+    lost: list[str] = []
+    for row in rows:
+        for option_id in row.preferred:
+            option = by_id.get(option_id)
+            if option is None or option.category != "preferred" or option.contraindicated:
+                lost.append(option_id)
+    return list(dict.fromkeys(lost))
+
+
+def promote(
+    therapy: SystemicTherapy, possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
+) -> SystemicTherapy:
+    """After every exclusion and demotion, move up the guidelines' own fallback options.
+
+    EAU and ESMO name VEGF-TKI monotherapy when a checkpoint inhibitor cannot be given;
+    each table carries its fallback tiers as knowledge-base data. If nothing can be
+    promoted and no option is preferred, say why and name the next step.
+    """
+    rows = [t for t in kb.therapy_tables if t.id in therapy.tables]
+    by_id = {o.regimen: o for o in therapy.options}
+    groups: tuple[RiskGroupName | None, ...] = possible or (None,)
+    chosen = [_chosen_tier(rows, g, by_id, kb) for g in groups]
+    promoted: dict[str, FallbackTier] = {}
+    if all(c is not None for c in chosen):
+        common = set.intersection(*(set(c[1]) for c in chosen if c is not None))
+        for c in chosen:
+            if c is not None:
+                for option_id in c[1]:
+                    if option_id in common:
+                        promoted.setdefault(option_id, c[0])
+    in_play = [r for r in rows if not possible or set(possible) & set(r.risk_groups)]
+    lost = [_name(kb, o) for o in _lost_preferred(in_play, therapy)]
+    options: list[TherapyOption] = []
+    for option in therapy.options:
+        tier = promoted.get(option.regimen)
+        if tier is None:
+            options.append(option)
+            continue
+        moved = (
+            f"Moved up from {option.category.replace('-', ' ')}: "
+            + (f"{', '.join(lost)} cannot be given here. " if lost else "")
+            + tier.statement
+        )
+        options.append(
+            replace(
+                option,
+                category="preferred",
+                moved_from=option.category,  # type: ignore[arg-type]
+                reasons=(
+                    *option.reasons,
+                    Reason(moved, "therapy.fallback", tier.sources, tier.status.value),
+                ),
+            )
+        )
+    # Best supportive care leads when it is offered for poor performance status.
+    options.sort(
+        key=lambda o: (
+            _RANK[o.category],
+            o.regimen != "best-supportive-care",
+            o.moved_from is not None,
+            o.regimen,
+        )
+    )
+    preferred = tuple(o.regimen for o in options if o.category == "preferred")
+    no_preferred = None if preferred else _no_preferred(lost, kb)
+    return replace(
+        therapy,
+        preferred=preferred,
+        other=tuple(o.regimen for o in options if o.category == "other"),
+        certain_circumstances=tuple(
+            o.regimen for o in options if o.category == "certain-circumstances"
+        ),
+        options=tuple(options),
+        no_preferred=no_preferred,
+    )
+
+
+def _no_preferred(lost: list[str], kb: KnowledgeBase) -> NoPreferred:
+    rule = kb.rule("therapy.no-preferred")
+    text = (
+        (f"{', '.join(lost)} cannot be given here, and " if lost else "")
+        + "no fallback regimen the guidelines name is free of a recorded contraindication. "
+        + rule.statement
+    )
+    steps = tuple(str(rule.parameters["next_steps"]).split(","))
+    return NoPreferred(Reason(text, rule.id, rule.sources, rule.status.value), steps)
