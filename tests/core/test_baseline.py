@@ -162,7 +162,10 @@ def test_zero_value_still_converts_its_limits(kb: KnowledgeBase) -> None:
         ("other", 12.7, "unknown"),
         ("female", 12.7, "absent"),  # women: LLN 12.0
         ("female", 11.9, "present"),
-        ("male", 12.7, "present"),  # men: LLN 13.5
+        ("male", 12.7, "present"),  # men: below WHO 13.0 and the usual LLN 13.5
+        ("male", 12.9, "present"),
+        ("male", 13.0, "unknown"),  # between WHO 13.0 and the typical LLN 13.5: not decided
+        ("male", 13.4, "unknown"),
         ("male", 13.5, "absent"),
     ],
 )

@@ -456,8 +456,14 @@ def test_assess_never_raises(case: Case, on: date) -> None:
         "consider-deferred",
         "not-recommended",
         "not-applicable",
+        "uncertain",
     }
-    assert result.metastasectomy.recommendation in {"consider", "not-recommended", "not-applicable"}
+    assert result.metastasectomy.recommendation in {
+        "consider",
+        "not-recommended",
+        "not-applicable",
+        "uncertain",
+    }
 
 
 @SOME

@@ -71,7 +71,9 @@ def test_second_line_survival_is_marked_unverified(kb: KnowledgeBase) -> None:
     ("analyte", "limit", "sex", "low", "high"),
     [
         ("hemoglobin", "lower", "female", 12.0, 12.0),  # §3.2: women about 12.0-15.5 g/dL
-        ("hemoglobin", "lower", "male", 13.5, 13.5),  # men about 13.5-17.5 g/dL
+        # men: WHO anaemia cut-off 13.0 g/dL, typical laboratory LLN 13.5 (issue 8: a fallback
+        # must not decide a value between them)
+        ("hemoglobin", "lower", "male", 13.0, 13.5),
         ("calcium_total", "upper", "any", 10.2, 10.2),  # 8.5-10.2 mg/dL
         ("neutrophils", "upper", "any", 7.0, 8.0),  # ULN varies, about 7.0-8.0
         ("platelets", "upper", "any", 400.0, 450.0),  # some labs ULN 450

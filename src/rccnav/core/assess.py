@@ -90,7 +90,7 @@ def assess(
         imdc=imdc,
         mskcc=mskcc,
         systemic_therapy=therapy,
-        cytoreductive_nephrectomy=cytoreductive_nephrectomy.decide(case, imdc, kb),
+        cytoreductive_nephrectomy=cytoreductive_nephrectomy.decide(case, imdc, kb, mskcc),
         metastasectomy=resection,
         local_therapy=local,
         active_surveillance=surveillance,

@@ -98,6 +98,8 @@ class RenalShare(StrEnum):
 
     HIGH = "high"
     LOW = "low"
+    # Neither most of the burden nor small relative to extrarenal disease.
+    BALANCED = "balanced"
 
 
 class ResultStatus(StrEnum):

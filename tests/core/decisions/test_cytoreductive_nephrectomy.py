@@ -161,9 +161,36 @@ def test_upfront_with_unknown_resectability_says_it_is_needed(kb: KnowledgeBase)
 
 
 def test_favorable_without_any_criterion_is_deferred_by_default(kb: KnowledgeBase) -> None:
-    decision = decide(kb, "favorable", primary={"contralateral_kidney_normal": None})
+    primary = {"contralateral_kidney_normal": False, "renal_share_of_burden": "balanced"}
+    decision = decide(kb, "favorable", primary=primary)
     assert decision.recommendation == "consider-deferred"
     assert rules(decision) == {"cn.deferred-default"}
+
+
+@pytest.mark.parametrize(
+    ("primary", "named"),
+    [
+        ({"contralateral_kidney_normal": False}, "share of tumour burden in the kidney"),
+        (
+            {"renal_share_of_burden": "balanced", "contralateral_kidney_normal": None},
+            "contralateral kidney function",
+        ),
+        (
+            {"renal_share_of_burden": "balanced", "contralateral_kidney_normal": False,
+             "bleeding": None},
+            "symptoms from the primary (bleeding, pain)",
+        ),
+    ],
+)
+def test_an_unknown_favouring_criterion_reads_uncertain_not_deferred(
+    kb: KnowledgeBase, primary: dict[str, Any], named: str
+) -> None:
+    # Unknown is not "none met": a high renal share, a symptomatic primary or good
+    # performance with a normal contralateral kidney would favour upfront CN (KCRNC 2019).
+    decision = decide(kb, "favorable", primary=primary)
+    assert decision.recommendation == "uncertain"
+    assert rules(decision) == {"cn.criteria-unknown"}
+    assert named in decision.reasons[0].text
 
 
 def test_unknowns_are_listed(kb: KnowledgeBase) -> None:

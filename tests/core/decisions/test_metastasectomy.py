@@ -122,14 +122,17 @@ def test_clinician_judgement_that_all_sites_are_treatable_overrides_one_unresect
         ({"performance": None}, "performance status"),
     ],
 )
-def test_missing_data_is_never_a_consider(
+def test_missing_data_is_uncertain_never_consider_nor_not_recommended(
     kb: KnowledgeBase, changes: dict[str, Any], unknown: str
 ) -> None:
+    # Issue 8: with FHIR input lesion counts are unknown; unknown must read "uncertain" with
+    # what would settle it, never "not recommended" (knowing it could make it "consider").
     changes = dict(changes)
     result = decide(kb, changes.pop("disease", None), **changes)
-    assert result.recommendation == "not-recommended"
+    assert result.recommendation == "uncertain"
     assert rules(result) == ["metastasectomy.insufficient-data"]
     assert any(unknown in item for item in result.unknowns)
+    assert unknown in result.reasons[0].text
 
 
 def test_no_metastases_recorded_is_not_applicable(kb: KnowledgeBase) -> None:

@@ -1,6 +1,6 @@
 """Is cytoreductive nephrectomy (CN) worth considering, now or deferred?
 
-The seed's four criteria favour CN; the reference adds the cautions that
+Four criteria favour CN (KCRNC 2019, PDQ); the reference adds the cautions that
 override them (EAU 2019 after CARMENA/SURTIME [106], KCRNC 2019 [69]).
 """
 
@@ -17,10 +17,20 @@ from rccnav.core.decisions.common import (
 from rccnav.knowledge.model import KnowledgeBase
 
 
-def _against(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> list[Reason]:
+def _against(
+    case: Case, imdc: RiskResult, kb: KnowledgeBase, mskcc: RiskResult | None
+) -> list[Reason]:
     reasons: list[Reason] = []
-    if imdc.risk_group == "poor":
-        reasons.append(because(kb, "cn.avoid-poor-risk"))
+    poor = [
+        name
+        for name, result in (("IMDC", imdc), ("MSKCC", mskcc))
+        if result is not None and result.risk_group == "poor"
+    ]
+    if poor:
+        rule = kb.rule("cn.avoid-poor-risk")
+        reasons.append(
+            because(kb, rule.id, f"{' and '.join(poor)} poor risk. {rule.statement}")
+        )
     _, untreated_brain = brain_metastases(case)
     if untreated_brain:
         reasons.append(because(kb, "cn.avoid-active-brain-metastases"))
@@ -37,7 +47,7 @@ def _against(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> list[Reason]:
     return reasons
 
 
-def _seed_criteria(case: Case, kb: KnowledgeBase) -> list[Reason]:
+def _favouring_criteria(case: Case, kb: KnowledgeBase) -> list[Reason]:
     p = case.primary_tumour
     reasons: list[Reason] = []
     if p.renal_share_of_burden is RenalShare.HIGH:
@@ -66,11 +76,13 @@ def _unknowns(case: Case, imdc: RiskResult) -> tuple[str, ...]:
     return tuple(name for name, unknown in items.items() if unknown)
 
 
-def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
+def decide(
+    case: Case, imdc: RiskResult, kb: KnowledgeBase, mskcc: RiskResult | None = None
+) -> Decision:
     if case.primary_tumour.removed:
         return Decision("not-applicable", (because(kb, "cn.primary-removed"),))
     unknowns = _unknowns(case, imdc)
-    against = _against(case, imdc, kb)
+    against = _against(case, imdc, kb, mskcc)
     if against:
         return Decision("not-recommended", tuple(against), unknowns)
     if any(
@@ -78,7 +90,7 @@ def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
         for t in case.metastatic_prior_therapies
     ):
         return Decision("consider-deferred", (because(kb, "cn.deferred-after-response"),), unknowns)
-    favouring = _seed_criteria(case, kb)
+    favouring = _favouring_criteria(case, kb)
     undetermined = imdc.risk_group is None
     if undetermined and "poor" in imdc.possible_groups:
         return Decision(
@@ -97,4 +109,26 @@ def decide(case: Case, imdc: RiskResult, kb: KnowledgeBase) -> Decision:
         if case.primary_tumour.resectable is None:
             reasons.append(because(kb, "cn.requires-resectable-primary"))
         return Decision("consider-upfront", tuple(reasons), unknowns)
+    open_criteria = _unknown_criteria(case)
+    if not favouring and open_criteria:
+        # Unknown is not "none met": any of these could make upfront CN worth considering.
+        text = (
+            "Uncertain: none of the criteria favouring upfront cytoreductive nephrectomy is "
+            "recorded as met, but it would be settled by: " + "; ".join(open_criteria) + "."
+        )
+        return Decision("uncertain", (because(kb, "cn.criteria-unknown", text),), unknowns)
     return Decision("consider-deferred", (because(kb, "cn.deferred-default"),), unknowns)
+
+
+def _unknown_criteria(case: Case) -> list[str]:
+    """Criteria favouring CN that are not recorded (KCRNC 2019; PDQ)."""
+    p = case.primary_tumour
+    items = {
+        "share of tumour burden in the kidney": p.renal_share_of_burden is None,
+        "symptoms from the primary (bleeding, pain)": primary_symptomatic(case) is None,
+        "paraneoplastic syndrome": p.paraneoplastic_syndrome is None,
+        "performance status": good_performance(case) is None,
+        "contralateral kidney function": p.contralateral_kidney_normal is None
+        and good_performance(case) is not False,
+    }
+    return [name for name, unknown in items.items() if unknown]

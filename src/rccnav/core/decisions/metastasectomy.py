@@ -104,9 +104,17 @@ def decide(case: Case, kb: KnowledgeBase, on: date) -> Metastasectomy:
     if good_performance(case) is None:
         unknowns.append("performance status")
     if unknowns:
+        # Unknown is never "not recommended": knowing these could make it "consider".
         return Metastasectomy(
-            "not-recommended",
-            (because(kb, "metastasectomy.insufficient-data"),),
+            "uncertain",
+            (
+                because(
+                    kb,
+                    "metastasectomy.insufficient-data",
+                    "Uncertain: nothing recorded argues against complete local treatment of all "
+                    "sites, but it would be settled by: " + "; ".join(unknowns) + ".",
+                ),
+            ),
             tuple(unknowns),
             adjuvant,
         )
