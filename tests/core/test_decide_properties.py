@@ -84,7 +84,11 @@ def metastasectomy_truth_and_partial(draw: st.DrawFn) -> tuple[Case, Case]:
         for m in mets
     ]
     partial = make_case(
-        disease={"metastases": partial_mets, "metastases_recorded": True, "rapidly_progressing": fast},
+        disease={
+            "metastases": partial_mets,
+            "metastases_recorded": True,
+            "rapidly_progressing": fast,
+        },
         performance=None if blank_performance else {"kps": kps, "date": LAB_DAY.isoformat()},
     )
     return truth, partial

@@ -176,8 +176,11 @@ def test_favorable_without_any_criterion_is_deferred_by_default(kb: KnowledgeBas
             "contralateral kidney function",
         ),
         (
-            {"renal_share_of_burden": "balanced", "contralateral_kidney_normal": False,
-             "bleeding": None},
+            {
+                "renal_share_of_burden": "balanced",
+                "contralateral_kidney_normal": False,
+                "bleeding": None,
+            },
             "symptoms from the primary (bleeding, pain)",
         ),
     ],

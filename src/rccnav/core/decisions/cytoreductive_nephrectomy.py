@@ -28,9 +28,7 @@ def _against(
     ]
     if poor:
         rule = kb.rule("cn.avoid-poor-risk")
-        reasons.append(
-            because(kb, rule.id, f"{' and '.join(poor)} poor risk. {rule.statement}")
-        )
+        reasons.append(because(kb, rule.id, f"{' and '.join(poor)} poor risk. {rule.statement}"))
     _, untreated_brain = brain_metastases(case)
     if untreated_brain:
         reasons.append(because(kb, "cn.avoid-active-brain-metastases"))

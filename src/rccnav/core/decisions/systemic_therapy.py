@@ -569,9 +569,7 @@ def _tier_applies(
     if tier.when == "no-checkpoint-inhibitor":
         with_ici = [o for o in table_regimens if _has_class(kb, o, CHECKPOINT_CLASSES)]
         return bool(with_ici) and not any(still_preferred(o) for o in with_ici)
-    return bool(table_regimens) and not any(
-        still_preferred(o) for o in by_id if o in kb.regimens
-    )
+    return bool(table_regimens) and not any(still_preferred(o) for o in by_id if o in kb.regimens)
 
 
 def _chosen_tier(
