@@ -177,14 +177,13 @@ def integrity_problems(kb: KnowledgeBase) -> list[str]:
         for option_id in (*table.preferred, *table.other, *table.certain_circumstances):
             if option_id not in options:
                 problems.append(f"therapy table {table.id} lists unknown option {option_id!r}")
-        listed_here = {*table.preferred, *table.other, *table.certain_circumstances}
         for tier in table.fallback:
+            # A fallback option the table no longer lists is simply never promoted.
             cite(f"therapy table {table.id} fallback", tier.sources)
             for option_id in tier.options:
-                if option_id not in listed_here:
+                if option_id not in options:
                     problems.append(
-                        f"therapy table {table.id}: fallback option {option_id!r} is not listed "
-                        "in the table itself"
+                        f"therapy table {table.id}: fallback names unknown option {option_id!r}"
                     )
     for rule in kb.rules.values():
         cite(f"rule {rule.id}", rule.sources)
