@@ -110,11 +110,13 @@ def test_json_has_the_contract_keys(assessments: list[Assessment]) -> None:
             "consider-deferred",
             "not-recommended",
             "not-applicable",
+            "uncertain",
         }
         assert data["metastasectomy"]["recommendation"] in {
             "consider",
             "not-recommended",
             "not-applicable",
+            "uncertain",
         }
         for warning in data["warnings"]:
             assert {"code", "message", "source"} <= set(warning)
