@@ -75,7 +75,13 @@ def assess(
         therapy = systemic_therapy.promote(therapy, imdc.possible_groups, kb)
     safety_warnings = therapy_safety.check(case, line, therapy, kb)
     imdc = _with_regimen_impact(imdc, therapy)
-    local = local_therapy.decide(case, baseline, kb, line.current.agents if line.current else None)
+    local = local_therapy.decide(
+        case,
+        baseline,
+        kb,
+        line.current.agents if line.current else None,
+        first_line_started=line.first is not None,
+    )
     warnings: list[Warning] = [
         *baseline.warnings,
         *ned_warnings,

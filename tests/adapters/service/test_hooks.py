@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +41,7 @@ from .conftest import (
     load_json,
     patient_of,
     prefetch_from,
+    service_config,
     vignette,
     vignette_names,
 )
@@ -551,3 +554,22 @@ def test_spec_patient_is_served_by_the_fhir_server(fhir_base: str) -> None:
     """Sanity of the fixture: the spec examples' patient exists on the FHIR server."""
     patient = httpx.get(f"{fhir_base}/Patient/{SPEC_PATIENT}").json()
     assert patient["id"] == SPEC_PATIENT
+
+
+def test_report_url_is_every_cards_first_link(
+    serve: Callable[..., LiveServer], tokens: Tokens
+) -> None:
+    report = "https://rccnav.example.org/report"
+    live = serve(report_url=report)
+    bundle = vignette("p03-poor")
+    body = hook_request("patient-view", patient_of(bundle)["id"], prefetch=prefetch_from(bundle))
+    cards = cards_of(call(live, tokens, PV, body))
+    assert cards
+    for card in cards:
+        assert card.links and card.links[0].url == report and card.links[0].type == "absolute"
+        assert card.detail is not None and len(card.detail) <= 2_000
+
+
+def test_report_url_must_be_a_web_address(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="report_url"):
+        service_config(tmp_path, report_url="file:///etc/passwd")

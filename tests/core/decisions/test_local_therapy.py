@@ -58,6 +58,28 @@ def test_unknown_brain_status_asks_for_imaging(kb: KnowledgeBase) -> None:
     assert "local.brain-imaging" not in measures(kb, disease=complete)
 
 
+def test_brain_imaging_is_asked_before_the_first_line_only(
+    kb: KnowledgeBase, run: Callable[..., Assessment]
+) -> None:
+    # EAU 2022: image the brain when systemic therapy (or CN) is being considered; once
+    # the first line for metastatic disease has started, that decision is behind us.
+    lung = {"metastases": [{"site": "lung"}]}
+    untreated = run(make_case(disease=lung))
+    assert "local.brain-imaging" in {m.id for m in untreated.local_therapy}
+    first_line = {
+        "agents": ["sunitinib"],
+        "start": (ON - timedelta(days=200)).isoformat(),
+        "end": (ON - timedelta(days=20)).isoformat(),
+        "stop_reason": "progression",
+    }
+    treated = run(make_case(disease=lung, prior_therapies=[first_line]))
+    assert treated.systemic_therapy.line == 2
+    assert "local.brain-imaging" not in {m.id for m in treated.local_therapy}
+    # Not known whether a first line started: still asked.
+    found = measures(kb, disease=lung)
+    assert "local.brain-imaging" in found
+
+
 def test_bone_metastases(kb: KnowledgeBase) -> None:
     painful = measures(kb, disease={"metastases": [{"site": "bone", "painful": True}]})
     assert {"local.painful-bone-radiotherapy", "local.bone-targeted-agents"} <= set(painful)

@@ -39,6 +39,8 @@ NON_ADHERENCE_SYSTEM = "http://cds-hooks.hl7.org/CodeSystem/non-adherence-reason
 RCCNAV_OVERRIDE_SYSTEM = "urn:rccnav:override-reason"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SUMMARY_MAX = 139
+#: Card detail limit: longer reasoning is cut at a line and points to the full report.
+DETAIL_MAX = 2_000
 MAX_SUGGESTIONS = 3
 MAX_LINKS = 3
 
@@ -227,6 +229,35 @@ def _footer(assessment: Assessment) -> str:
     )
 
 
+def _detail(body: Sequence[str], citations: _Citations, footer: str) -> str:
+    """Markdown detail of at most ``DETAIL_MAX`` characters.
+
+    Too long with the numbered source list: the list goes (each citation mark in
+    the text is itself a link, and the card's links name the first sources).
+    Still too long: whole lines are kept from the top (most important first) and
+    a line says how many more are in the full report.
+    """
+    full = "\n".join(body) + citations.section() + footer
+    if len(full) <= DETAIL_MAX:
+        return full
+    text = "\n".join(body)
+    if len(text) + len(footer) <= DETAIL_MAX:
+        return text + footer
+    kept: list[str] = []
+    for index, line in enumerate(body):
+        note = (
+            f"\n\n_Shortened: {len(body) - index} more line(s) and the source list "
+            "are in the full report._"
+        )
+        room = DETAIL_MAX - len(note) - len(footer)
+        if len("\n".join([*kept, line])) > room:
+            if not kept:  # one line longer than the card: cut it at a word
+                kept = [fit(line, room)]
+            return "\n".join(kept).rstrip() + note + footer
+        kept.append(line)
+    return text + footer  # pragma: no cover - the loop returns once the limit is reached
+
+
 def _card(
     kb: KnowledgeBase,
     assessment: Assessment,
@@ -241,7 +272,7 @@ def _card(
     suggestions: list[Suggestion] | None = None,
     override_reasons: Sequence[Coding] = (),
 ) -> IssuedCard:
-    detail = "\n".join(body) + citations.section() + _footer(assessment)
+    detail = _detail(body, citations, _footer(assessment))
     card = Card(
         uuid=_new_uuid(),
         summary=fit(summary),
@@ -617,8 +648,28 @@ def warning_card(
     )
 
 
-def patient_view_cards(kb: KnowledgeBase, a: Assessment) -> list[IssuedCard]:
+def with_report_link(cards: Sequence[IssuedCard], report_url: str | None) -> list[IssuedCard]:
+    """Each card's first link opens the full report (``report_url`` in the service config)."""
+    if report_url is None:
+        return list(cards)
+    link = Link(label="Full rccnav report", url=report_url, type="absolute")
+    return [
+        IssuedCard(
+            c.card_type,
+            c.card.model_copy(update={"links": [link, *(c.card.links or ())]}),
+        )
+        for c in cards
+    ]
+
+
+def patient_view_cards(
+    kb: KnowledgeBase, a: Assessment, *, report_url: str | None = None
+) -> list[IssuedCard]:
     """Urgent cards first, then prognosis, therapy and the other decisions, then warnings."""
+    return with_report_link(_patient_view_cards(kb, a), report_url)
+
+
+def _patient_view_cards(kb: KnowledgeBase, a: Assessment) -> list[IssuedCard]:
     groups = _group(a.warnings)
     urgent = [
         warning_card(kb, a, code, groups[code], override_reasons=PATIENT_OVERRIDE_REASONS)
@@ -680,7 +731,11 @@ def _alternatives(
     unwanted = excluded | cautious | {current}
     picked: list[str] = []
     for regimen in listed:
-        if regimen in kb.regimens and regimen not in unwanted and regimen not in picked:
+        if regimen not in kb.regimens or regimen in unwanted or regimen in picked:
+            continue
+        # An order is suggested only when every agent in it has an RxNorm code:
+        # a text-only draft order would have to be re-keyed by hand.
+        if all(kb.agents[agent].rxnorm for agent in kb.regimens[regimen].agents):
             picked.append(regimen)
     return picked[:MAX_SUGGESTIONS]
 
@@ -734,6 +789,7 @@ def order_cards(
     proposed: Sequence[str],
     drafts: Sequence[DraftOrder],
     patient_id: str,
+    report_url: str | None = None,
 ) -> list[IssuedCard]:
     """Cards about the drafted regimen only; suggestions on the most severe card."""
     agents = _proposed_agents(kb, a, proposed)
@@ -762,4 +818,4 @@ def order_cards(
                 override_reasons=ORDER_OVERRIDE_REASONS,
             )
         )
-    return cards
+    return with_report_link(cards, report_url)

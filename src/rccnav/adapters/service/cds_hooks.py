@@ -181,7 +181,8 @@ async def _answer(
     answer = state.cache.get(key)
     state.note(http, cache="hit" if answer is not None else "miss")
     if answer is None:
-        result = await state.assessor.run(CardJob(raw, on, lookback, order, bundle))
+        job = CardJob(raw, on, lookback, order, bundle, state.config.report_url)
+        result = await state.assessor.run(job)
         if isinstance(result, Refusal):
             raise ServiceError(result.status, result.outcome)
         assert isinstance(result, Answer)

@@ -76,6 +76,8 @@ class CardJob:
     order: OrderSpec | None = None
     #: The same Bundle decoded, when the job runs in this process (never pickled).
     bundle: dict[str, Any] | None = None
+    #: ``report_url`` from the service config: every card links to it.
+    report_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def card_answer(kb: KnowledgeBase, job: CardJob) -> Answer | Refusal:
         return Refusal(422, operation_outcome(str(exc), code="processing", expression=exc.where))
     assessment = assess_input(intake, kb, job.on, lookback_days=job.lookback_days)
     if job.order is None:
-        return Answer.of(patient_view_cards(kb, assessment))
+        return Answer.of(patient_view_cards(kb, assessment, report_url=job.report_url))
     case = intake.case
     cards = order_cards(
         kb,
@@ -119,6 +121,7 @@ def card_answer(kb: KnowledgeBase, job: CardJob) -> Answer | Refusal:
         proposed=case.proposed_therapy.agents if case.proposed_therapy else (),
         drafts=[DraftOrder(f"MedicationRequest/{d}") for d in job.order.draft_ids],
         patient_id=job.order.patient_id,
+        report_url=job.report_url,
     )
     return Answer.of(cards)
 
@@ -320,7 +323,7 @@ class Assessor:
                 log.warning("assessment exceeded its %.1f s time budget", timeout)
                 return _over_budget(f"took longer than its time budget of {timeout:g} s")
         if isinstance(job, CardJob) and job.bundle is not None:
-            job = CardJob(job.raw, job.on, job.lookback_days, job.order)
+            job = CardJob(job.raw, job.on, job.lookback_days, job.order, None, job.report_url)
         pool = self._ensure_pool()
         try:
             future: Future[Answer | bytes | Refusal] = pool.submit(

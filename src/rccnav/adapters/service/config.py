@@ -218,6 +218,11 @@ class ServiceConfig(_Settings):
         description="Base URL clients call (behind a proxy); the JWT `aud` must be this plus "
         "the path. Default: the URL of the request as received.",
     )
+    report_url: str | None = Field(
+        None,
+        description="Where a clinician opens the full report (e.g. the page `rccnav web` "
+        "serves, or your SMART app's launch URL); every card links to it. Unset: no link.",
+    )
     auth: AuthConfig = AuthConfig()
     insecure_no_auth: bool = Field(
         False, description="Set only by the --insecure-no-auth flag, never by a file"
@@ -235,6 +240,13 @@ class ServiceConfig(_Settings):
     fhir_client: FhirClientConfig = FhirClientConfig()
     cors: CorsConfig = CorsConfig()
     log_level: str = "info"
+
+    @field_validator("report_url")
+    @classmethod
+    def _report_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
 
     @field_validator("public_base_url")
     @classmethod

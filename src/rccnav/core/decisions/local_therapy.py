@@ -35,7 +35,18 @@ def decide(
     baseline: Baseline,
     kb: KnowledgeBase,
     current_therapy: tuple[str, ...] | None = None,
+    *,
+    first_line_started: bool | None = None,
 ) -> tuple[LocalMeasure, ...]:
+    """Local measures for ``case``.
+
+    ``first_line_started``: whether systemic therapy for metastatic disease has
+    begun. Brain imaging is asked for when brain status is not recorded and the
+    first systemic therapy is still to be chosen (EAU 2022: image the brain when
+    systemic therapy or cytoreductive nephrectomy is being considered); once a
+    first line has started that staging decision is behind the patient, so the
+    request is not repeated at every later visit. ``None`` (not known) asks.
+    """
     measures: list[LocalMeasure] = []
     d = case.disease
     calcium = hypercalcaemia.assess(case, baseline, kb)
@@ -54,7 +65,7 @@ def decide(
                 kb, "local.brain-metastases", "Brain metastases: local therapy first", "urgent"
             )
         )
-    elif present is None:
+    elif present is None and first_line_started is not True:
         measures.append(
             _measure(
                 kb, "local.brain-imaging", "Brain imaging before systemic therapy or CN", "routine"
