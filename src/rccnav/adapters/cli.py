@@ -273,7 +273,15 @@ def _assess_parser(commands: Commands) -> None:
         help="assessment date (default: the case file's assessment_date, else today); "
         "data dated after it is ignored",
     )
-    p.add_argument("--format", choices=("text", "json", "markdown", "fhir"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "fhir"),
+        default="text",
+        help="text: readable report for the terminal (default); json: the Assessment as JSON "
+        "(schema: `rccnav schema assessment`); markdown: the report as Markdown, for notes "
+        "and tumour boards; fhir: a FHIR R4 Bundle (RiskAssessment, RequestGroup of proposed "
+        "orders, DetectedIssue, Provenance)",
+    )
     p.add_argument(
         "--lookback-days",
         type=_positive,
@@ -308,7 +316,12 @@ def _risk_parser(commands: Commands) -> None:
     _add_tristate(p, "anc", "anc-high", "anc-normal", "neutrophils above the lab's ULN")
     _add_tristate(p, "plt", "plt-high", "plt-normal", "platelets above the lab's ULN")
     _add_tristate(p, "ldh", "ldh-high", "ldh-normal", "LDH above 1.5 x the lab's ULN (MSKCC)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: readable result (default); json: the IMDC and MSKCC results as JSON",
+    )
     p.set_defaults(handler=_risk)
 
 
@@ -321,7 +334,12 @@ def _kb_parser(commands: Commands) -> None:
     report = kb_commands.add_parser(
         "report", help="the whole knowledge base as a document for clinical sign-off"
     )
-    report.add_argument("--format", choices=("markdown", "html"), default="markdown")
+    report.add_argument(
+        "--format",
+        choices=("markdown", "html"),
+        default="markdown",
+        help="markdown (default), or html: the same document as a web page",
+    )
     report.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
     report.add_argument(
         "--data-dir", type=Path, help="report on a knowledge base in this directory"

@@ -166,7 +166,12 @@ def add_subcommands(subparsers: Any) -> None:
     commands = feedback.add_subparsers(dest="feedback_command", metavar="{report}", required=True)
     report = commands.add_parser("report", help="acceptance and override reasons by card type")
     _config_argument(report)
-    report.add_argument("--format", choices=("text", "json"), default="text")
+    report.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a readable table (default); json: the same figures as JSON",
+    )
     report.set_defaults(handler=_feedback_report)
 
 
