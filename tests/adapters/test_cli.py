@@ -548,3 +548,18 @@ def test_output_is_the_same_with_a_cold_a_warm_and_no_compiled_cache(
             outputs.append(done.stdout)
         assert outputs[0] == outputs[1] == outputs[2], file.name
         assert outputs[0]
+
+
+def test_building_the_command_line_imports_no_optional_stack() -> None:
+    # Start-up is most of a single assessment: registering `serve`, `web`, `report` and
+    # `cohort` must not import their frameworks (FastAPI alone tripled the start-up).
+    probe = (
+        "import sys; from rccnav.adapters.cli import build_parser; build_parser(); "
+        "print(' '.join(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2', "
+        "'duckdb', 'pyspark', 'pyarrow', 'lifelines', 'matplotlib', 'httpx', 'jwt', "
+        "'ucumvert', 'pint', 'fhir') if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == ""

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rccnav.adapters.errors import InputError
-from rccnav.adapters.service.config import ConfigError, ServiceConfig, load_config
+
+if TYPE_CHECKING:
+    from rccnav.adapters.service.config import ServiceConfig
+
+# The top-level CLI registers `serve` only when the service extra is installed; the
+# configuration models are imported when a service command runs, so registering the
+# command costs every other command nothing.
+if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("fastapi") is None:
+    raise ImportError("the service extra (rccnav[service]) is not installed")
 
 
 def _config(args: argparse.Namespace) -> ServiceConfig:
+    from rccnav.adapters.service.config import ConfigError, load_config
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -35,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rccnav.adapters.service.app import INSECURE_WARNING, configure_logging, create_app
+    from rccnav.adapters.service.config import ConfigError, load_config  # noqa: F401
 
     config = _config(args)
     configure_logging(config.log_level)
@@ -75,6 +87,8 @@ def uvicorn_options(config: ServiceConfig) -> dict[str, Any]:
 
 
 def _serve_workers(config: ServiceConfig, workers: int) -> None:
+    from rccnav.adapters.service.config import ConfigError, load_config  # noqa: F401
+
     """Several worker processes on one port; they must share the jti replay store."""
     import os
 
