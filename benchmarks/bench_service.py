@@ -1,5 +1,6 @@
 """Load test of the CDS Hooks service on loopback: patient-view with prefetch vs a
-trivial endpoint, at 1, 10 and 50 concurrent clients, then a 10x overload burst.
+trivial endpoint, at 1, 10, 50 and 500 concurrent clients (each client sends its next
+call when the last is answered), then a 10x overload burst.
 
     .venv/bin/python benchmarks/bench_service.py [--quick] [--insecure]
 
@@ -10,10 +11,13 @@ CPU as possible on this 2-core machine. JWTs (a fresh jti each, as the spec
 requires) are signed before each timed phase. Prefetch bodies rotate over the
 twelve vignettes.
 
-Targets (issue 4): p99 <= 50 ms at 50 concurrent clients, and patient-view
-throughput >= 50% of the trivial endpoint's. The overload burst must produce
-only 200s and clean 503s, the process must stay up, and every feedback record
-acknowledged during the burst must be in the database afterwards.
+Targets (issues 4 and 12): p99 <= 50 ms at 50 concurrent clients, and patient-view
+throughput >= 50% of the trivial *authenticated* endpoint's (discovery with a JWT, checked
+like a hook call). At 500 clients, more than the work slots, the calls beyond the slots
+get clean 503s: the phase reports p50/p99 of the calls served, the 503 share and the
+throughput ratio to the authenticated trivial endpoint at the same 500 clients. The
+overload burst must produce only 200s and clean 503s, the process must stay up, and
+every feedback record acknowledged during the burst must be in the database afterwards.
 
 Traffic goes only to 127.0.0.1; every loop is bounded in count and time.
 """
@@ -51,6 +55,8 @@ TRIVIAL_PATH = "/healthz"
 DISCOVERY_PATH = "/cds-services"
 AUTH_TRIVIAL = "GET /cds-services (JWT)"
 PHASE_SECONDS_CAP = 60.0
+#: Work slots of the server under test (limits.max_concurrent_requests).
+SLOTS = 64
 
 
 # -- request material --------------------------------------------------------------
@@ -292,7 +298,7 @@ def start_server(
         "public_base_url": f"http://127.0.0.1:{port}",
         "assessment_date": "2026-11-01",
         "auth": {"issuers": [{"iss": ISSUER, "jwks": jwks}]},
-        "limits": {"max_concurrent_requests": 64},
+        "limits": {"max_concurrent_requests": SLOTS},
         "log_level": "info",
     }
     (home / "rccnav.json").write_bytes(orjson.dumps(config))
@@ -380,7 +386,11 @@ async def main_async(args: argparse.Namespace) -> int:
     discovery_aud = f"http://127.0.0.1:{port}{DISCOVERY_PATH}"
     requests_data = hook_requests()
     repeat = repeat_bodies(requests_data)
-    per_phase = {1: 300, 10: 2000, 50: 4000} if args.quick else {1: 1500, 10: 6000, 50: 12000}
+    per_phase = (
+        {1: 300, 10: 2000, 50: 4000, 500: 4000}
+        if args.quick
+        else {1: 1500, 10: 6000, 50: 12000, 500: 12000}
+    )
     rows: list[PhaseResult] = []
     failures: list[str] = []
     kinds = ("patient-view, repeat data", "patient-view, unique data")
@@ -416,22 +426,32 @@ async def main_async(args: argparse.Namespace) -> int:
                 pv = by[(kind, clients)]
                 ratio = pv.throughput / trivial_row.throughput
                 auth_ratio = pv.throughput / auth_row.throughput
+                refused = pv.statuses.get(503, 0)
                 print(
                     f"{clients:>3} clients, {kind}: {100 * ratio:.0f}% of trivial throughput "
                     f"({100 * auth_ratio:.0f}% of authenticated trivial), "
                     f"p50 {pv.pct(0.5):.1f} ms, p99 {pv.pct(0.99):.1f} ms"
+                    + (f", {refused} clean 503s (beyond the work slots)" if refused else "")
                 )
-                if pv.errors or set(pv.statuses) - {200}:
+                # Beyond the work slots (500 clients) a clean 503 is the designed answer.
+                allowed = {200, 503} if clients > SLOTS else {200}
+                if pv.errors or set(pv.statuses) - allowed:
                     failures.append(f"errors at {clients} clients: {pv.statuses} {pv.errors}")
-        trivial50 = by[("trivial GET /healthz", 50)]
-        for kind in kinds:
-            pv50 = by[(kind, 50)]
-            ratio50 = pv50.throughput / trivial50.throughput
-            print(
-                f"targets at 50 clients, {kind}: p99 <= 50 ms "
-                f"{'met' if pv50.pct(0.99) <= 50 else 'MISSED'}; >= 50% of trivial "
-                f"throughput {'met' if ratio50 >= 0.5 else 'MISSED'}"
-            )
+        for clients in (50, 500):
+            auth_row = by[(AUTH_TRIVIAL, clients)]
+            for kind in kinds:
+                pv = by[(kind, clients)]
+                ratio = pv.throughput / auth_row.throughput
+                p99 = (
+                    f"p99 <= 50 ms {'met' if pv.pct(0.99) <= 50 else 'MISSED'}; "
+                    if clients == 50
+                    else f"p99 {pv.pct(0.99):.0f} ms (served calls); "
+                )
+                print(
+                    f"targets at {clients} clients, {kind}: {p99}>= 50% of authenticated "
+                    f"trivial throughput {'met' if ratio >= 0.5 else 'MISSED'} "
+                    f"({100 * ratio:.0f}%)"
+                )
 
         # Overload: 10x the 50-client load at once, with feedback posted during it.
         burst_clients = 500
