@@ -336,7 +336,8 @@ def test_risk_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "risk", "--kps", "60", "--hb-low")
     assert code == 0
     assert "IMDC (Heng)" in out and "MSKCC (Motzer)" in out
-    assert "performance_status  present" in out
+    assert "performance status  present" in out
+    assert "References" in out and "[1] " in out
     assert max(len(line) for line in out.splitlines()) <= 100
 
 

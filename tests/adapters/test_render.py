@@ -11,10 +11,12 @@ import orjson
 import pytest
 
 from rccnav.adapters.intake import assess_input, read_input
-from rccnav.adapters.render.document import DISCLAIMER
+from rccnav.adapters.render.document import DISCLAIMER, factor_label
 from rccnav.adapters.render.markdown import escape, render_markdown
 from rccnav.adapters.render.text import render_text
+from rccnav.adapters.render.wording import reference
 from rccnav.core.assessment import Assessment, Warning
+from rccnav.knowledge.loader import default_knowledge_base
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_every_part_of_the_assessment_is_shown(assessments: dict[str, Assessment
         for rendered in _renderings(assessment):
             for result in (assessment.imdc, assessment.mskcc):
                 for factor in result.factors:
-                    assert factor.name in rendered
+                    assert factor_label(factor.name) in rendered
                 group = result.risk_group or "undetermined"
                 assert group in rendered
             therapy = assessment.systemic_therapy
@@ -75,15 +77,19 @@ def test_options_show_their_sources(assessments: dict[str, Assessment]) -> None:
         text = render_text(assessment)
         for option in assessment.systemic_therapy.options:
             assert option.name in text
+            # Sources are numbered references: each one's citation is listed at the end.
+            references = " ".join(text.rpartition("References")[2].split())
             for source in option.sources:
-                assert source in text
+                cited = reference(default_knowledge_base().sources[source])
+                assert " ".join(cited.split()) in references
+                assert f"[{source}" not in text and f" {source}]" not in text
 
 
 def test_missing_items_and_survival_are_shown(assessments: dict[str, Assessment]) -> None:
     for assessment in assessments.values():
         text = render_text(assessment)
         for missing in assessment.imdc.missing:
-            assert f"missing {missing.factor}" in text
+            assert f"missing {factor_label(missing.factor)}" in text
         for row in assessment.imdc.survival:
             assert f"{row.median_os_months:g} months" in text
 
@@ -160,8 +166,8 @@ def test_vignettes_render_within_100_columns(bundle: Path, kb: Any) -> None:
     text = render_text(assessment)
     assert max(len(line) for line in text.splitlines()) <= 100
     for warning in assessment.warnings:
-        assert warning.code in text
-        assert warning.code in render_markdown(assessment)
+        assert warning.code.replace("-", " ") in text
+        assert warning.code.replace("-", " ") in render_markdown(assessment)
     for measure in assessment.local_therapy:
         assert measure.urgency.upper() in text
 

@@ -9,8 +9,9 @@ only arranges what ``assess`` returned.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from rccnav.adapters.render.wording import Citations, cite, review_note
 from rccnav.core.assessment import (
     Assessment,
     Decision,
@@ -20,6 +21,8 @@ from rccnav.core.assessment import (
     Warning,
 )
 from rccnav.core.assessment import Reason as ReasonData
+from rccnav.knowledge.loader import default_knowledge_base
+from rccnav.knowledge.model import KnowledgeBase
 
 DISCLAIMER = (
     "rccnav is clinical decision support. It summarises published guidance for a "
@@ -80,21 +83,25 @@ def label(recommendation: str) -> str:
     return RECOMMENDATION_LABELS.get(recommendation, recommendation.replace("-", " ").capitalize())
 
 
-def cite(sources: Iterable[str]) -> str:
-    ids = list(sources)
-    return f"[{', '.join(ids)}]" if ids else ""
-
-
 def reason_line(reason: ReasonData) -> str:
+    """A reason in prose: its text, its numbered sources and, when the item has not
+    been checked against its primary source (or is rccnav's own choice), a note saying
+    so wherever it drives advice. Rule ids stay in the JSON output."""
     parts = [reason.text]
     if reason.sources:
         parts.append(cite(reason.sources))
-    if reason.rule:
-        # Items not checked against their primary source say so wherever they drive advice.
-        status = reason.review_status
-        flag = f", {status}" if status and status != "verified" else ""
-        parts.append(f"(rule {reason.rule}{flag})")
+    status = reason.review_status
+    if status and status != "verified":
+        parts.append(f"({review_note(status)})")
     return " ".join(parts)
+
+
+FACTOR_LABELS = {"ldh": "LDH", "hemoglobin": "haemoglobin"}
+
+
+def factor_label(name: str) -> str:
+    """A prognostic factor as a clinician names it (performance_status -> performance status)."""
+    return FACTOR_LABELS.get(name, name.replace("_", " "))
 
 
 def sorted_warnings(warnings: Iterable[Warning]) -> list[Warning]:
@@ -109,13 +116,12 @@ def _warnings(assessment: Assessment) -> Section | None:
         details = []
         if warning.source:
             details.append(f"about: {warning.source}")
-        if warning.sources or warning.rule:
-            rule = f"(rule {warning.rule})" if warning.rule else ""
-            details.append(" ".join(p for p in (cite(warning.sources), rule) if p))
+        if warning.sources:
+            details.append(f"sources {cite(warning.sources)}")
         section.add(
             Item(
                 warning.message,
-                lead=f"{warning.severity.upper()} {warning.code}",
+                lead=f"{warning.severity.upper()} {warning.code.replace('-', ' ')}",
                 details=tuple(details),
                 emphasis=warning.severity == "critical",
             )
@@ -144,7 +150,7 @@ def risk_section(result: RiskResult, title: str) -> Section:
     section.add(_group_summary(result))
     rows = tuple(
         (
-            factor.name,
+            factor_label(factor.name),
             factor.status,
             factor.evidence + (f" (source: {factor.source})" if factor.source else ""),
         )
@@ -158,17 +164,20 @@ def risk_section(result: RiskResult, title: str) -> Section:
             effect = "could change the risk group"
         else:
             effect = "would not change the group"
-        section.add(Item(f"{missing.needed}; {effect}", lead=f"missing {missing.factor}"))
+        section.add(
+            Item(f"{missing.needed}; {effect}", lead=f"missing {factor_label(missing.factor)}")
+        )
     for row in result.survival:
         section.add(
             Item(
                 f"{row.median_os_months:g} months ({row.setting}, {row.cohort}) "
-                f"{cite(row.sources)}; review status: {row.review_status}"
+                f"{cite(row.sources)}; {review_note(row.review_status)}"
                 + (f". Caution: {row.caveat}" if row.caveat else ""),
                 lead=f"published median OS, {row.risk_group}",
             )
         )
-    section.add(f"Rule {result.rule} {cite(result.sources)}".strip())
+    if result.sources:
+        section.add(f"Sources {cite(result.sources)}.")
     return section
 
 
@@ -179,7 +188,7 @@ def _option(option: TherapyOption) -> Item:
     if option.only_if_risk:
         details.append(f"only if the risk group is: {', '.join(option.only_if_risk)}")
     details.extend(f"caution: {c}" for c in option.cautions)
-    details.append(f"sources {cite(option.sources)}; review status: {option.review_status}")
+    details.append(f"sources {cite(option.sources)}; {review_note(option.review_status)}")
     return Item(option.name, lead=option.regimen, details=tuple(details))
 
 
@@ -225,7 +234,8 @@ def _systemic(therapy: SystemicTherapy) -> Section:
         basis = Section("Basis", level=3)
         basis.add(*(Item(reason_line(reason)) for reason in therapy.reasons))
         if therapy.tables:
-            basis.add(f"Recommendation tables used: {', '.join(therapy.tables)}.")
+            # Table ids become their settings in with_references().
+            basis.add(f"Guideline recommendations used: {'; '.join(therapy.tables)}.")
         section.add(basis)
     return section
 
@@ -246,7 +256,7 @@ def _before_treating(assessment: Assessment) -> Section | None:
             sub.add(
                 Item(
                     f"{check.when}: {check.why}{agents} {cite(check.sources)}; "
-                    f"review status: {check.review_status}",
+                    f"{review_note(check.review_status)}",
                     lead=check.check,
                 )
             )
@@ -343,7 +353,40 @@ def build_document(assessment: Assessment) -> tuple[str, list[Section]]:
         _input(assessment),
         _knowledge_base(assessment),
     ]
-    return title, [s for s in sections if s is not None]
+    return title, with_references([s for s in sections if s is not None])
+
+
+def _number_block(block: Block, citations: Citations) -> Block:
+    if isinstance(block, str):
+        return citations.number(block)
+    if isinstance(block, Item):
+        return replace(
+            block,
+            text=citations.number(block.text),
+            lead=citations.number(block.lead),
+            details=tuple(citations.number(d) for d in block.details),
+        )
+    if isinstance(block, Table):
+        return Table(
+            tuple(citations.number(h) for h in block.headers),
+            tuple(tuple(citations.number(c) for c in row) for row in block.rows),
+        )
+    return Section(
+        citations.number(block.title),
+        [_number_block(b, citations) for b in block.blocks],
+        block.level,
+    )
+
+
+def with_references(sections: list[Section], kb: KnowledgeBase | None = None) -> list[Section]:
+    """Citations numbered [1], [2] in reading order, units in display form, and a
+    numbered reference list at the end (nothing added when nothing is cited)."""
+    citations = Citations(kb or default_knowledge_base())
+    numbered = [_number_block(s, citations) for s in sections]
+    entries = citations.entries()
+    if entries:
+        numbered.append(Section("References").add(*entries))
+    return [s for s in numbered if isinstance(s, Section)]
 
 
 def _knowledge_base(assessment: Assessment) -> Section:

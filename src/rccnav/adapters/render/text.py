@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from rccnav.adapters.render.document import Item, Section, Table, build_document
+from rccnav.adapters.render.document import Item, Section, Table, build_document, with_references
 from rccnav.core.assessment import Assessment
 
 WIDTH = 100
@@ -23,14 +23,16 @@ class _Style:
 
 
 def _wrap(text: str, indent: str, hang: str) -> list[str]:
-    # break_on_hyphens=False keeps regimen ids such as "axitinib+pembrolizumab" whole.
+    # break_on_hyphens=False keeps regimen ids such as "axitinib+pembrolizumab" whole;
+    # a word (a reference's URL) is split only if it could not fit on a line of its own.
+    longest = max((len(word) for word in text.split()), default=0)
     return textwrap.wrap(
         text,
         WIDTH,
         initial_indent=indent,
         subsequent_indent=hang,
         break_on_hyphens=False,
-        break_long_words=True,
+        break_long_words=longest > WIDTH - len(hang),
     ) or [indent.rstrip()]
 
 
@@ -88,6 +90,8 @@ def render_text(assessment: Assessment, *, color: bool = False) -> str:
 def render_sections(title: str, sections: list[Section], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.bold(title), "#" * len(title)]
-    for section in sections:
+    # Sections built outside build_document (the risk command) still get numbered
+    # references; for build_document's output this finds nothing left to number.
+    for section in with_references(sections):
         lines.extend(_section(section, style))
     return "\n".join(lines) + "\n"
