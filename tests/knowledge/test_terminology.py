@@ -169,3 +169,58 @@ def test_rcc_nos_is_not_clear_cell() -> None:
 def test_malformed_terminology_fails_loudly(content: dict[str, object]) -> None:
     with pytest.raises(TerminologyError):
         parse_terminology(content)
+
+
+def _by_scanning(system_url: str, code: str) -> dict[str, str]:
+    """Each value set's answer for one coding, found by reading its concepts one by one:
+    an exact code wins, else the longest prefix (codes compared as the system writes them)."""
+    key = TERM.system_key(system_url)
+    icd = key is not None and TERM.data.code_systems[key].normalise == "icd"
+
+    def norm(text: str) -> str:
+        return text.strip().replace(".", "").upper() if icd else text.strip()
+
+    wanted = norm(code)
+    answers: dict[str, str] = {}
+    for value_set in TERM.value_sets:
+        concepts = [c for c in value_set.concepts if c.system == key]
+        exact = [c for c in concepts if c.code is not None and norm(c.code) == wanted]
+        prefixed = sorted(
+            (c for c in concepts if c.prefix is not None and wanted.startswith(norm(c.prefix))),
+            key=lambda c: -len(norm(c.prefix or "")),
+        )
+        chosen = (exact or prefixed or [None])[0]
+        if chosen is not None:
+            answers[value_set.id] = chosen.display
+    return answers
+
+
+def _probes() -> list[tuple[str, str]]:
+    """Every code and prefix of the terminology, and longer / respelt codes built from them."""
+    probes: set[tuple[str, str]] = set()
+    for value_set in TERM.value_sets:
+        for concept in value_set.concepts:
+            url = TERM.data.code_systems[concept.system].url
+            raw = concept.code or concept.prefix or ""
+            probes.update({(url, raw), (url, raw + "9"), (url, raw + ".19"), (url, raw[:-1])})
+            probes.add((url, raw.lower()))
+    probes.add(("http://unknown.example", "C64.1"))
+    return sorted(probes)
+
+
+def test_one_index_across_value_sets_answers_as_each_value_set_does() -> None:
+    """The index looks a coding up once for all value sets; each answer must be the one
+    that value set gives on its own (exact before prefix, longest prefix first)."""
+    probes = _probes()
+    assert len(probes) > 500
+    for url, code in probes:
+        indexed = {s: m.concept.display for s, m in TERM.memberships(url, code).items()}
+        assert indexed == _by_scanning(url, code), (url, code)
+        for value_set in TERM.value_sets:
+            match = TERM.lookup(value_set.id, url, code)
+            assert (match.concept.display if match else None) == indexed.get(value_set.id)
+
+
+def test_an_unknown_value_set_is_an_error_not_a_miss() -> None:
+    with pytest.raises(KeyError):
+        TERM.lookup("no-such-value-set", "http://loinc.org", "718-7")

@@ -23,7 +23,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-_FORMAT = 1
+# 2: the terminology gained its index across value sets (new attributes).
+_FORMAT = 2
 
 
 def cache_dir() -> Path | None:

@@ -109,6 +109,11 @@ class _CompiledSet:
         self.patterns: list[tuple[re.Pattern[str], TextMatch]] = []
 
 
+#: How many distinct (system, code) pairs :meth:`Terminology.memberships` remembers.
+_MEMBERSHIP_MEMORY = 65_536
+_NO_MEMBERSHIP: dict[str, Match] = {}
+
+
 class SteroidEquivalence(_Term):
     """Prednisone-equivalent potency of systemic corticosteroids (mg prednisone per mg)."""
 
@@ -146,7 +151,11 @@ class Terminology:
 
     __slots__ = (
         "_compiled",
+        "_exact",
+        "_max_prefix",
+        "_memberships",
         "_normalise_icd",
+        "_prefixes",
         "_sets",
         "_system_by_url",
         "adjuvant_regimens",
@@ -181,6 +190,19 @@ class Terminology:
                 raise ValueError(f"value set {value_set.id!r} is defined twice")
             self._sets[value_set.id] = value_set
             self._compiled[value_set.id] = self._compile(value_set, data)
+        # One index across every value set: (system, code) -> the value sets it is in.
+        # A coding is then looked up once, not once per value set a mapping step asks
+        # about (a Condition is checked against about twenty).
+        self._exact: dict[tuple[str, str], list[tuple[str, Match]]] = {}
+        self._prefixes: dict[tuple[str, str], list[tuple[str, Match]]] = {}
+        self._max_prefix = 0
+        for set_id, compiled in self._compiled.items():
+            for coding, match in compiled.exact.items():
+                self._exact.setdefault(coding, []).append((set_id, match))
+            for coding, match in compiled.prefixes.items():
+                self._prefixes.setdefault(coding, []).append((set_id, match))
+                self._max_prefix = max(self._max_prefix, len(coding[1]))
+        self._memberships: dict[tuple[str | None, str], dict[str, Match]] = {}
 
     def _compile(self, value_set: ValueSet, data: TerminologyData) -> _CompiledSet:
         compiled = _CompiledSet()
@@ -236,18 +258,39 @@ class Terminology:
         """Match one coding against a value set (exact code, then longest prefix)."""
         if code is None:
             return None
+        found = self.memberships(system_url, code).get(value_set_id)
+        if found is None and value_set_id not in self._sets:
+            raise KeyError(value_set_id)
+        return found
+
+    def memberships(self, system_url: str | None, code: str) -> Mapping[str, Match]:
+        """Every value set one coding belongs to, with the concept it matched there.
+
+        In each value set an exact code wins, else the longest prefix (ICD-style codes).
+        Answers are remembered per (system, code): a record repeats a few codes many
+        times. The memory is bounded (cleared when full) so odd input cannot grow it.
+        """
+        key = (system_url, code)
+        found = self._memberships.get(key)
+        if found is None:
+            found = self._find_memberships(system_url, code)
+            if len(self._memberships) >= _MEMBERSHIP_MEMORY:
+                self._memberships.clear()
+            self._memberships[key] = found
+        return found
+
+    def _find_memberships(self, system_url: str | None, code: str) -> dict[str, Match]:
         system_key = self.system_key(system_url)
         if system_key is None:
-            return None
-        compiled = self._compiled[value_set_id]
+            return _NO_MEMBERSHIP
         normalised = self._normalise(system_key, code)
-        found = compiled.exact.get((system_key, normalised))
-        if found is None and compiled.prefixes:
-            for length in range(min(len(normalised), compiled.max_prefix), 0, -1):
-                found = compiled.prefixes.get((system_key, normalised[:length]))
-                if found is not None:
-                    break
-        return found
+        found: dict[str, Match] = {}
+        for set_id, match in self._exact.get((system_key, normalised), ()):
+            found[set_id] = match
+        for length in range(min(len(normalised), self._max_prefix), 0, -1):
+            for set_id, match in self._prefixes.get((system_key, normalised[:length]), ()):
+                found.setdefault(set_id, match)  # the longest prefix came first
+        return found or _NO_MEMBERSHIP
 
     def match_text(self, value_set_id: str, text: str | None) -> TextMatch | None:
         """The first text rule of the value set that matches ``text``."""

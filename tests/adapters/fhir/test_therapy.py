@@ -120,6 +120,17 @@ def test_repeated_administrations_are_one_course_and_a_switch_is_a_new_line() ->
     assert lines[0].end == date(2025, 6, 1)
 
 
+def test_a_long_course_names_its_first_administrations_and_counts_the_rest() -> None:
+    """Three years of fortnightly doses, given out of order: one course, named by its
+    first six administrations in date order and how many more there are."""
+    first = date(2023, 1, 2).toordinal()
+    days = [date.fromordinal(first + 14 * n) for n in range(80)]
+    doses = [administration("nivolumab", day.isoformat()) for day in days]
+    (line,) = read(base(*reversed(doses))).case.prior_therapies
+    names = ", ".join(f"MedicationAdministration/{dose['id']}" for dose in doses[:6])
+    assert line.source == f"{names} (+74 more)"
+
+
 def test_ongoing_therapy_is_a_running_line() -> None:
     running = administration("axitinib", "2026-06-01", status="in-progress")
     (line,) = read(base(running)).case.prior_therapies

@@ -119,7 +119,8 @@ def read_condition(entry: Entry, ctx: ReadContext, found: ConditionFindings) -> 
     ctx.warn_invalid_dates(entry, _DATE_FIELDS)
     code = resource.get("code")
     coded = ctx.has_known_system(code)
-    kind = _classify(resource, code, coded, ctx)
+    hits = ctx.matches(code)  # every value set the codes are in, looked up once
+    kind = _classify(resource, code, coded, hits, ctx)
     if kind == "primary":
         if verification in UNCONFIRMED:
             ctx.warn(
@@ -155,18 +156,20 @@ def read_condition(entry: Entry, ctx: ReadContext, found: ConditionFindings) -> 
             found.cord_compression = found.cord_compression or entry.source
             entry.used = True
     else:
-        _read_comorbidity(entry, code, coded, onset, active, ctx, found)
+        _read_comorbidity(entry, code, (coded, hits), onset, active, ctx, found)
 
 
-def _classify(resource: JSON, code: object, coded: bool, ctx: ReadContext) -> str | None:
-    if ctx.match("rcc-primary", code) is not None:
+def _classify(
+    resource: JSON, code: object, coded: bool, hits: dict[str, str], ctx: ReadContext
+) -> str | None:
+    if "rcc-primary" in hits:
         return "primary"
     profiles = profiles_of(resource)
-    if ctx.match("metastasis-condition", code) is not None or ctx.term.has_profile(
+    if "metastasis-condition" in hits or ctx.term.has_profile(
         "secondary-cancer-condition", profiles
     ):
         return "secondary"
-    if ctx.match("spinal-cord-compression", code) is not None:
+    if "spinal-cord-compression" in hits:
         return "cord-compression"
     if coded:
         return None
@@ -347,15 +350,16 @@ def site_of(body_sites: object, ctx: ReadContext) -> list[Site]:
 def _read_comorbidity(
     entry: Entry,
     code: object,
-    coded: bool,
+    coding: tuple[bool, dict[str, str]],
     onset: FhirDate | None,
     active: bool,
     ctx: ReadContext,
     found: ConditionFindings,
 ) -> None:
+    """``coding``: whether a code system is known, and the value sets the codes are in."""
     matched = False
     for value_set, field_name, recency in COMORBIDITY_SETS:
-        hit = ctx.match(value_set, code) if coded else ctx.match_any(value_set, code)
+        hit = _member(value_set, code, coding, ctx)
         if hit is None:
             continue
         matched = True
@@ -377,7 +381,7 @@ def _read_comorbidity(
                 entry.source,
                 "info",
             )
-    symptom = _symptom(code, coded, ctx)
+    symptom = _symptom(code, coding, ctx)
     if symptom and active:
         matched = True
         entry.used = True
@@ -389,12 +393,26 @@ def _read_comorbidity(
         return
 
 
-def _symptom(code: object, coded: bool, ctx: ReadContext) -> str | None:
+def _symptom(code: object, coding: tuple[bool, dict[str, str]], ctx: ReadContext) -> str | None:
     for value_set in ("hematuria", "flank-pain"):
-        hit = ctx.match(value_set, code) if coded else ctx.match_any(value_set, code)
-        if hit is not None:
+        if _member(value_set, code, coding, ctx) is not None:
             return value_set
     return None
+
+
+def _member(
+    value_set: str, code: object, coding: tuple[bool, dict[str, str]], ctx: ReadContext
+) -> str | None:
+    """The value set's target for a coded concept; for an uncoded one, its text rules too
+    (what :meth:`ReadContext.match_any` does, from the codes looked up once)."""
+    coded, hits = coding
+    hit = hits.get(value_set)
+    if hit is None and not coded:
+        for text in concept_texts(code):
+            found = ctx.term.match_text(value_set, text)
+            if found is not None:
+                return found.target or ""
+    return hit
 
 
 def _recent(onset: FhirDate | None, days: int, on: date) -> bool:

@@ -62,6 +62,20 @@ class ReadContext:
                 return found.target or ""
         return None
 
+    def matches(self, concept: object) -> dict[str, str]:
+        """:meth:`match` for every value set at once: value set -> target ('' when none).
+
+        One look-up per coding in the terminology's index, for mapping steps that ask
+        about many value sets (a Condition: diagnosis, metastasis, each comorbidity).
+        """
+        found: dict[str, str] = {}
+        for system, code, _display in codings(concept):
+            if code is not None:
+                for value_set, hit in self.term.memberships(system, code).items():
+                    if value_set not in found:
+                        found[value_set] = hit.target or ""
+        return found
+
     def match_any(self, value_set: str, concept: object) -> str | None:
         """Like :meth:`match`, then the value set's text rules on the text and displays."""
         coded = self.match(value_set, concept)

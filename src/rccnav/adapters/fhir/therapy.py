@@ -417,6 +417,10 @@ def _merge_courses(episodes: list[Episode], gap_days: int) -> list[Episode]:
     """One course per agent for repeated orders/administrations close in time."""
     dated = sorted((e for e in episodes if e.start is not None), key=lambda e: (e.agent, e.start))
     merged: list[Episode] = []
+    # The current course's sources, as parts and as the set of names they hold: joined
+    # once at the end, so a course of thousands of administrations stays linear.
+    parts: list[str] = []
+    names: set[str] = set()
     for episode in dated:
         last = merged[-1] if merged else None
         if (
@@ -433,8 +437,9 @@ def _merge_courses(episodes: list[Episode], gap_days: int) -> list[Episode]:
                 max(latest_ends) if last.end is not None and max(latest_ends) > last.end else None
             )
             last.ongoing = last.ongoing or episode.ongoing
-            if episode.source not in last.source.split(", "):
-                last.source = f"{last.source}, {episode.source}"
+            if episode.source not in names:
+                parts.append(episode.source)
+                names.update(episode.source.split(", "))
             # Progression on any administration ends the course for progression.
             last.stop_reason = (
                 StopReason.PROGRESSION
@@ -443,7 +448,13 @@ def _merge_courses(episodes: list[Episode], gap_days: int) -> list[Episode]:
             )
             last.adjuvant = last.adjuvant or episode.adjuvant
         else:
+            if merged:
+                merged[-1].source = ", ".join(parts)
             merged.append(Episode(**{name: getattr(episode, name) for name in Episode.__slots__}))
+            parts = [episode.source]
+            names = set(episode.source.split(", "))
+    if merged:
+        merged[-1].source = ", ".join(parts)
     return merged + [e for e in episodes if e.start is None]
 
 
