@@ -359,7 +359,7 @@ def _read_comorbidity(
     """``coding``: whether a code system is known, and the value sets the codes are in."""
     matched = False
     for value_set, field_name, recency in COMORBIDITY_SETS:
-        hit = _member(value_set, code, coding, ctx)
+        hit = ctx.matched(value_set, code, coding[1], not coding[0])
         if hit is None:
             continue
         matched = True
@@ -395,24 +395,9 @@ def _read_comorbidity(
 
 def _symptom(code: object, coding: tuple[bool, dict[str, str]], ctx: ReadContext) -> str | None:
     for value_set in ("hematuria", "flank-pain"):
-        if _member(value_set, code, coding, ctx) is not None:
+        if ctx.matched(value_set, code, coding[1], not coding[0]) is not None:
             return value_set
     return None
-
-
-def _member(
-    value_set: str, code: object, coding: tuple[bool, dict[str, str]], ctx: ReadContext
-) -> str | None:
-    """The value set's target for a coded concept; for an uncoded one, its text rules too
-    (what :meth:`ReadContext.match_any` does, from the codes looked up once)."""
-    coded, hits = coding
-    hit = hits.get(value_set)
-    if hit is None and not coded:
-        for text in concept_texts(code):
-            found = ctx.term.match_text(value_set, text)
-            if found is not None:
-                return found.target or ""
-    return hit
 
 
 def _recent(onset: FhirDate | None, days: int, on: date) -> bool:

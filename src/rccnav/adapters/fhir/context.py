@@ -76,6 +76,19 @@ class ReadContext:
                         found[value_set] = hit.target or ""
         return found
 
+    def matched(
+        self, value_set: str, concept: object, hits: dict[str, str], texts: bool
+    ) -> str | None:
+        """The answer of :meth:`match` (``texts`` False) or :meth:`match_any` (True), from
+        ``hits = self.matches(concept)`` computed once for the concept."""
+        found = hits.get(value_set)
+        if found is None and texts:
+            for text in concept_texts(concept):
+                rule = self.term.match_text(value_set, text)
+                if rule is not None:
+                    return rule.target or ""
+        return found
+
     def match_any(self, value_set: str, concept: object) -> str | None:
         """Like :meth:`match`, then the value set's text rules on the text and displays."""
         coded = self.match(value_set, concept)

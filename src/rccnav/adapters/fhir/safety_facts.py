@@ -173,8 +173,10 @@ def _read_condition(
     code = resource.get("code")
     coded = _validly_coded(code, ctx)
 
+    hits = ctx.matches(code)  # every value set the codes are in, looked up once
+
     def hit(value_set: str) -> str | None:
-        return ctx.match(value_set, code) if coded else ctx.match_any(value_set, code)
+        return ctx.matched(value_set, code, hits, not coded)
 
     if verification in _UNCONFIRMED:
         # Neither counted nor silently dropped: an unconfirmed finding that would change
