@@ -24,7 +24,7 @@ from datetime import date
 from rccnav.adapters.errors import InputError
 from rccnav.adapters.intake import Intake
 from rccnav.core.assess import assess
-from rccnav.core.assessment import Assessment
+from rccnav.core.assessment import Assessment, GuidelineViewName
 from rccnav.core.case import Case
 from rccnav.knowledge.loader import default_knowledge_base, load_knowledge_base
 from rccnav.knowledge.model import KnowledgeBase
@@ -59,16 +59,24 @@ def assess_input(
     on: date | None = None,
     kb: KnowledgeBase | None = None,
     lookback_days: int | None = None,
+    guideline: GuidelineViewName = "all",
 ) -> Assessment:
     """Assess what :func:`read_input` read, with the reader's warnings carried along.
 
     ``on`` defaults to the case file's ``assessment_date``, else today (as
-    ``rccnav assess``); ``kb`` to the bundled knowledge base.
+    ``rccnav assess``); ``kb`` to the bundled knowledge base. ``guideline`` is
+    ``"all"`` (NCCN, EAU and ESMO merged) or ``"nccn"``, ``"eau"``, ``"esmo"``.
     """
     from rccnav.adapters.intake import assess_input as _assess
 
     when = on or intake.case.assessment_date or date.today()
-    return _assess(intake, kb or default_knowledge_base(), when, lookback_days=lookback_days)
+    return _assess(
+        intake,
+        kb or default_knowledge_base(),
+        when,
+        lookback_days=lookback_days,
+        guideline=guideline,
+    )
 
 
 __all__ = [

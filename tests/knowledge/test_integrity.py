@@ -359,7 +359,8 @@ def test_alias_shared_by_two_agents_is_named(kb_copy: Path) -> None:
 
 
 def test_empty_version_is_a_problem(kb_copy: Path) -> None:
-    _edit(kb_copy / "meta.yaml", 'version: "2026.11.0"', 'version: ""')
+    path = kb_copy / "meta.yaml"
+    path.write_text(re.sub(r'(?m)^  version: ".*"$', '  version: ""', path.read_text(), count=1))
     with pytest.raises(KnowledgeBaseError, match=r"meta\.version is empty"):
         load_knowledge_base(kb_copy)
 

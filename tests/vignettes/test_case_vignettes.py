@@ -6,7 +6,9 @@ Every ``cases/NNN-name.yaml`` holds the project's own case-file format (the inpu
 - ``on``: the assessment date;
 - ``why``: the clinical reason, citing ``shared/clinical-reference.md`` sections and source ids;
 - ``expect``: the keys below, checked against the JSON form of ``rccnav.assess(...)``. Only
-  the keys named are checked; everything else is the engine's to decide.
+  the keys named are checked; everything else is the engine's to decide;
+- optionally ``guideline``: ``nccn``, ``eau`` or ``esmo`` to assess in that guideline's view
+  (``rccnav assess --guideline``); default: the merged view.
 
 An optional top-level ``xfail_reason`` marks a vignette whose clinically derived expectation
 the engine does not meet yet; the test then runs as a strict xfail (it must keep failing
@@ -136,6 +138,48 @@ def _no_preferred(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]
     return []
 
 
+def _all_listed(result: Result) -> dict[str, dict[str, Any]]:
+    therapy = result["systemic_therapy"]
+    return {
+        **{e["regimen"]: e for e in therapy["excluded"]},
+        **{o["regimen"]: o for o in therapy["options"]},
+    }
+
+
+def _disagreement_has(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    listed = _all_listed(result)
+    return [
+        f"{regimen} shows no guideline disagreement"
+        for regimen in expected
+        if not (listed.get(regimen) or {}).get("guideline_disagreement")
+    ]
+
+
+def _positions(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    listed = _all_listed(result)
+    problems = []
+    for regimen, want in expected.items():
+        if regimen not in listed:
+            problems.append(f"{regimen} is neither shown nor excluded")
+            continue
+        have = {p["guideline"]: p["listing"] for p in listed[regimen]["guideline_positions"]}
+        wrong = {
+            body: have.get(body) for body, listing in want.items() if have.get(body) != listing
+        }
+        if wrong:
+            problems.append(f"{regimen} guideline positions {have}, expected {want}")
+    return problems
+
+
+def _category(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    options = {o["regimen"]: o["category"] for o in result["systemic_therapy"]["options"]}
+    return [
+        f"{regimen} is {options.get(regimen)!r}, expected {category!r}"
+        for regimen, category in expected.items()
+        if options.get(regimen) != category
+    ]
+
+
 def _pref_lacks_ici(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
     with_ici = [r for r in _preferred(result) if _regimen_has_checkpoint_inhibitor(r, kb)]
     if bool(expected) and with_ici:
@@ -159,6 +203,11 @@ CHECKS: dict[str, Check] = {
     "any_has": _contains(_any_category, "preferred/other/certain_circumstances", present=True),
     "any_lacks": _contains(_any_category, "preferred/other/certain_circumstances", present=False),
     "excluded_has": _contains(_excluded, "systemic_therapy.excluded", present=True),
+    "excluded_lacks": _contains(_excluded, "systemic_therapy.excluded", present=False),
+    "disagreement_has": _disagreement_has,
+    "positions": _positions,
+    "category": _category,
+    "guideline_view": _equals(("systemic_therapy", "guideline_view")),
     "moved_has": _contains(_moved, "options moved up", present=True),
     "no_preferred": _no_preferred,
     "no_preferred_next_has": _contains(_no_preferred_steps, "no_preferred.next_steps", True),
@@ -206,14 +255,15 @@ def test_there_are_enough_vignettes() -> None:
 @pytest.mark.parametrize("path", _params())
 def test_vignette(path: Path, kb: KnowledgeBase) -> None:
     case_data, expected, _ = _load(path)
-    assert set(expected) == {"on", "why", "expect"}, f"{path.name}: expected keys {set(expected)}"
+    keys = set(expected) - {"guideline"}
+    assert keys == {"on", "why", "expect"}, f"{path.name}: expected keys {set(expected)}"
     unknown_keys = set(expected["expect"]) - set(CHECKS)
     assert not unknown_keys, f"{path.name}: unknown expect keys {sorted(unknown_keys)}"
     on = expected["on"]
     assert isinstance(on, dt.date), f"{path.name}: 'on' must be a date, got {on!r}"
 
     case = Case.model_validate(case_data)
-    assessment = rccnav.assess(case, kb, on)
+    assessment = rccnav.assess(case, kb, on, guideline=expected.get("guideline", "all"))
     result: Result = orjson.loads(orjson.dumps(assessment))
 
     problems = [

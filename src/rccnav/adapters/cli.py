@@ -39,7 +39,7 @@ from rccnav.knowledge.loader import (
     default_knowledge_base,
     load_knowledge_base,
 )
-from rccnav.knowledge.model import KnowledgeBase
+from rccnav.knowledge.model import GUIDELINE_VIEWS, KnowledgeBase
 
 Handler = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -110,7 +110,9 @@ def _assess(args: argparse.Namespace) -> int:
     kb = _knowledge_base()
     # --on wins; a case file may name its own assessment date; else today.
     on = args.on or intake.case.assessment_date or today
-    assessment = assess_input(intake, kb, on, lookback_days=args.lookback_days)
+    assessment = assess_input(
+        intake, kb, on, lookback_days=args.lookback_days, guideline=args.guideline
+    )
     if args.format == "json":
         _write(assessment_to_json(assessment, indent=True).decode() + "\n")
     elif args.format == "markdown":
@@ -287,6 +289,14 @@ def _assess_parser(commands: Commands) -> None:
         type=_positive,
         metavar="N",
         help="oldest lab result to use, in days before --on (default: knowledge base rule)",
+    )
+    p.add_argument(
+        "--guideline",
+        type=str.lower,
+        choices=GUIDELINE_VIEWS,
+        default="all",
+        help="whose listing the systemic-therapy options follow: all (NCCN, EAU and ESMO "
+        "merged; default), nccn, eau or esmo; every option still shows all three positions",
     )
     p.set_defaults(handler=_assess)
 

@@ -20,7 +20,7 @@ from rccnav.adapters.casefile import case_from_document, decode_text, read_docum
 from rccnav.adapters.errors import InputError
 from rccnav.adapters.fhir.bundle import gc_paused
 from rccnav.core.assess import assess
-from rccnav.core.assessment import Assessment, InputSummary, Warning
+from rccnav.core.assessment import Assessment, GuidelineViewName, InputSummary, Warning
 from rccnav.core.case import Case
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -122,7 +122,12 @@ def read_input(
 
 
 def assess_input(
-    intake: Intake, kb: KnowledgeBase, on: date, *, lookback_days: int | None = None
+    intake: Intake,
+    kb: KnowledgeBase,
+    on: date,
+    *,
+    lookback_days: int | None = None,
+    guideline: GuidelineViewName = "all",
 ) -> Assessment:
     """Assess the intake's Case and carry the reader's findings into the Assessment.
 
@@ -135,7 +140,7 @@ def assess_input(
             f"the assessment date {on} is before the RCC diagnosis ({diagnosed}); check both dates",
             where=intake.case.diagnosis.source or "diagnosis.date",
         )
-    assessment = assess(intake.case, kb, on, lookback_days=lookback_days)
+    assessment = assess(intake.case, kb, on, lookback_days=lookback_days, guideline=guideline)
     return dataclasses.replace(
         assessment,
         warnings=(*intake.warnings, *assessment.warnings),

@@ -7,6 +7,7 @@ from datetime import date
 
 from rccnav.core.assessment import (
     Assessment,
+    GuidelineViewName,
     KnowledgeBaseRef,
     RiskResult,
     SystemicTherapy,
@@ -39,11 +40,14 @@ def assess(
     on: date,
     *,
     lookback_days: int | None = None,
+    guideline: GuidelineViewName = "all",
 ) -> Assessment:
     """Assess ``case`` as of ``on`` with knowledge base ``kb``.
 
     ``lookback_days`` bounds how old a lab result may be (default: the
-    knowledge base's ``prognosis.lab-lookback`` rule).
+    knowledge base's ``prognosis.lab-lookback`` rule). ``guideline`` picks whose listing
+    the systemic-therapy options follow: ``"all"`` (NCCN, EAU and ESMO merged) or one of
+    ``"nccn"``, ``"eau"``, ``"esmo"``; every option keeps all three positions either way.
     """
     window = (
         lookback_days
@@ -63,13 +67,14 @@ def assess(
     if no_evidence_of_disease.applies(case, line):
         # M1 NED: adjuvant or surveillance, not the regimens for measurable disease.
         surveillance = no_evidence_of_disease.surveillance(kb)
-        therapy = no_evidence_of_disease.systemic_therapy(
-            line, resection.adjuvant_pembrolizumab, kb
+        therapy = replace(
+            no_evidence_of_disease.systemic_therapy(line, resection.adjuvant_pembrolizumab, kb),
+            guideline_view=guideline,
         )
     else:
         surveillance = active_surveillance.decide(case, imdc, line, kb)
         therapy = systemic_therapy.without_surveillance(
-            systemic_therapy.decide(case, imdc, line, kb), surveillance
+            systemic_therapy.decide(case, imdc, line, kb, guideline), surveillance
         )
         # Promotion runs after every exclusion and demotion.
         therapy = systemic_therapy.promote(therapy, imdc.possible_groups, kb)
@@ -92,7 +97,9 @@ def assess(
     return Assessment(
         on=on,
         case_id=case.case_id,
-        knowledge_base=KnowledgeBaseRef(kb.version, kb.checksum),
+        knowledge_base=KnowledgeBaseRef(
+            kb.version, kb.checksum, kb.guideline_positions.version or None
+        ),
         imdc=imdc,
         mskcc=mskcc,
         systemic_therapy=therapy,

@@ -14,6 +14,9 @@ from typing import Literal
 FactorStatus = Literal["present", "absent", "unknown"]
 RiskGroupName = Literal["favorable", "intermediate", "poor"]
 Severity = Literal["info", "warning", "critical"]
+GuidelineBodyName = Literal["nccn", "eau", "esmo"]
+#: Whose listing the systemic-therapy options follow: "all" merges the three guidelines.
+GuidelineViewName = Literal["all", "nccn", "eau", "esmo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,24 @@ class RiskResult:
 
 
 @dataclass(frozen=True, slots=True)
+class GuidelinePosition:
+    """What one guideline (NCCN, EAU or ESMO) says about an option in this setting."""
+
+    guideline: GuidelineBodyName
+    #: preferred | other-recommended | certain-circumstances | recommended | alternative |
+    #: not-recommended | not-addressed | not-recorded (unknown: rccnav holds no position yet)
+    listing: str
+    #: Clinician wording, e.g. "other recommended (category 2B)".
+    text: str
+    strength: str | None
+    condition: str | None
+    sources: tuple[str, ...]
+    review_status: str
+    #: The IMDC groups this position is for, when the group is undetermined and it differs.
+    risk_groups: tuple[RiskGroupName, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TherapyOption:
     regimen: str
     category: Literal["preferred", "other", "certain-circumstances"]
@@ -90,6 +111,10 @@ class TherapyOption:
     contraindicated: bool = False
     # The category the guideline table gave it, when rccnav moved it up (promotion).
     moved_from: Literal["other", "certain-circumstances"] | None = None
+    #: NCCN, EAU and ESMO side by side for this option in this setting.
+    guideline_positions: tuple[GuidelinePosition, ...] = ()
+    #: Where the guidelines disagree about it, in plain words (else None).
+    guideline_disagreement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +129,8 @@ class NoPreferred:
 class ExcludedOption:
     regimen: str
     reason: Reason
+    guideline_positions: tuple[GuidelinePosition, ...] = ()
+    guideline_disagreement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +147,8 @@ class SystemicTherapy:
     tables: tuple[str, ...]
     # Set exactly when ``preferred`` is empty.
     no_preferred: NoPreferred | None = None
+    #: Whose listing the options follow ("all": the three guidelines merged).
+    guideline_view: GuidelineViewName = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +212,8 @@ class Warning:
 class KnowledgeBaseRef:
     version: str
     checksum: str
+    #: Version of the NCCN / EAU / ESMO positions table (signed off on its own).
+    guideline_positions_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

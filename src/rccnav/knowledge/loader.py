@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from rccnav.knowledge import guideline_positions
 from rccnav.knowledge.compiled_cache import cached
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -25,6 +26,7 @@ KB_FILES = (
     "safety.yaml",
     "prognosis.yaml",
     "monitoring.yaml",
+    "guideline_positions.yaml",
 )
 
 
@@ -119,6 +121,7 @@ def build(data: dict[str, Any], checksum: str) -> KnowledgeBase:
             default_limits=tuple(data.get("default_limits", ())),
             survival=tuple(data.get("survival", ())),
             monitoring=tuple(data.get("monitoring", ())),
+            guideline_positions=data.get("guideline_positions") or {},
             alias_index=_alias_index(agents),
         )
     except ValidationError as exc:
@@ -146,7 +149,16 @@ def _indexes(kb: KnowledgeBase) -> dict[str, Any]:
         )
         for rule in kb.contraindications
     }
-    return {"regimen_class_index": classes, "contraindication_index": affected}
+    positions = guideline_positions.resolve(kb)
+    tables, unlisted = guideline_positions.view_tables(kb, positions)
+    return {
+        "regimen_class_index": classes,
+        "contraindication_index": affected,
+        "position_index": positions,
+        "disagreement_index": guideline_positions.disagreements(positions, kb),
+        "view_tables": tables,
+        "unlisted_index": unlisted,
+    }
 
 
 def integrity_problems(kb: KnowledgeBase) -> list[str]:
@@ -226,6 +238,7 @@ def integrity_problems(kb: KnowledgeBase) -> list[str]:
         for agent_id in check.agents:
             if agent_id not in kb.agents:
                 problems.append(f"monitoring {check.id} names unknown agent {agent_id!r}")
+    problems.extend(guideline_positions.integrity_problems(kb))
     listed = {
         o for t in kb.therapy_tables for o in (*t.preferred, *t.other, *t.certain_circumstances)
     }

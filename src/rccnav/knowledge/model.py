@@ -129,6 +129,118 @@ class TherapyTable(_KB):
     status: ReviewStatus
 
 
+GuidelineBody = Literal["nccn", "eau", "esmo"]
+GuidelineView = Literal["all", "nccn", "eau", "esmo"]
+GUIDELINE_BODIES: tuple[GuidelineBody, ...] = ("nccn", "eau", "esmo")
+GUIDELINE_VIEWS: tuple[GuidelineView, ...] = ("all", *GUIDELINE_BODIES)
+TableCategory = Literal["preferred", "other", "certain-circumstances"]
+Listing = Literal[
+    "preferred",
+    "other-recommended",
+    "certain-circumstances",
+    "recommended",
+    "alternative",
+    "not-recommended",
+    "not-addressed",
+    "not-recorded",
+]
+
+#: Where a listing puts an option in that guideline's own view (None: not listed there).
+#: ``not-recorded`` is handled apart: unknown, shown as in the merged table.
+LISTING_CATEGORY: dict[str, TableCategory | None] = {
+    "preferred": "preferred",
+    "recommended": "preferred",
+    "other-recommended": "other",
+    "alternative": "other",
+    "certain-circumstances": "certain-circumstances",
+    "not-recommended": None,
+    "not-addressed": None,
+    "not-recorded": None,
+}
+
+#: Clinician wording for each listing.
+LISTING_LABEL: dict[str, str] = {
+    "preferred": "preferred",
+    "recommended": "recommended",
+    "other-recommended": "other recommended",
+    "alternative": "an alternative",
+    "certain-circumstances": "useful in certain circumstances",
+    "not-recommended": "not recommended",
+    "not-addressed": "not listed",
+    "not-recorded": "position not recorded here (check the guideline)",
+}
+
+
+class GuidelineBodyInfo(_KB):
+    id: GuidelineBody
+    name: str
+    edition: str
+    source: str
+
+
+class PositionEntry(_KB):
+    """One guideline's position on one option in one setting, as the YAML states it."""
+
+    listing: Listing
+    strength: str | None = Field(default=None, description="Category of evidence or strength")
+    condition: str | None = Field(default=None, description="When the guideline uses it")
+    note: str | None = None
+    sources: tuple[str, ...] = ()
+    status: ReviewStatus | None = None
+
+
+class MergedPlacement(_KB):
+    """Where the merged view shows an option its therapy table does not list, and why."""
+
+    category: TableCategory
+    why: str = Field(min_length=1)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class OptionPositions(_KB):
+    merged: MergedPlacement | None = None
+    nccn: PositionEntry | None = None
+    eau: PositionEntry | None = None
+    esmo: PositionEntry | None = None
+
+
+class SettingPositions(_KB):
+    setting: str = Field(description="Id of the therapy table this setting is")
+    status: ReviewStatus
+    default: dict[GuidelineBody, Literal["not-recorded", "not-addressed"]] = Field(
+        default_factory=dict
+    )
+    options: dict[str, OptionPositions]
+
+
+class GuidelinePositions(_KB):
+    version: str = ""
+    sign_off: dict[str, str] = Field(default_factory=dict)
+    bodies: tuple[GuidelineBodyInfo, ...] = ()
+    settings: tuple[SettingPositions, ...] = ()
+
+
+class ResolvedPosition(_KB):
+    """A position with defaults applied, its sources and status resolved (loader output)."""
+
+    body: GuidelineBody
+    listing: Listing
+    strength: str | None = None
+    condition: str | None = None
+    note: str | None = None
+    text: str = Field(description="Clinician wording, e.g. 'other recommended (category 2B)'")
+    sources: tuple[str, ...]
+    status: ReviewStatus
+
+    @property
+    def category(self) -> TableCategory | None:
+        """Where this guideline's own view lists the option (None: not listed)."""
+        listed = LISTING_CATEGORY[self.listing]
+        if listed is not None and self.condition:
+            return "certain-circumstances"
+        return listed
+
+
 class Rule(_KB):
     """A clinical statement the decision code applies; the code refers to it by id."""
 
@@ -244,10 +356,20 @@ class KnowledgeBase(_KB):
     default_limits: tuple[DefaultLimit, ...]
     survival: tuple[SurvivalRow, ...]
     monitoring: tuple[MonitoringItem, ...] = ()
+    guideline_positions: GuidelinePositions = Field(default_factory=GuidelinePositions)
     alias_index: dict[str, str] = Field(default_factory=dict)
     # Derived look-ups filled by the loader: assess() is a hot path.
     regimen_class_index: dict[str, frozenset[AgentClass]] = Field(default_factory=dict)
     contraindication_index: dict[str, frozenset[str]] = Field(default_factory=dict)
+    #: Therapy tables as each view lists them ("all": merged, plus options only a
+    #: guideline lists; "nccn"/"eau"/"esmo": that guideline's own listing).
+    view_tables: dict[str, tuple[TherapyTable, ...]] = Field(default_factory=dict)
+    #: table id -> option -> the three guidelines' positions.
+    position_index: dict[str, dict[str, tuple[ResolvedPosition, ...]]] = Field(default_factory=dict)
+    #: table id -> option -> plain-language statement where the guidelines disagree.
+    disagreement_index: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: view -> table id -> options with a position there that the view does not list.
+    unlisted_index: dict[str, dict[str, tuple[str, ...]]] = Field(default_factory=dict)
 
     def regimen_classes(self, option_id: str) -> frozenset[AgentClass]:
         """Drug classes in a regimen (empty for non-drug options)."""
@@ -256,6 +378,19 @@ class KnowledgeBase(_KB):
     def regimens_affected_by(self, rule: Contraindication) -> frozenset[str]:
         """Regimen ids containing an agent the contraindication names by class or id."""
         return self.contraindication_index.get(rule.id, frozenset())
+
+    def tables_for(self, view: str) -> tuple[TherapyTable, ...]:
+        """The therapy tables as ``view`` lists them (the merged tables when not indexed)."""
+        return self.view_tables.get(view, self.therapy_tables)
+
+    def positions(self, table_id: str, option_id: str) -> tuple[ResolvedPosition, ...]:
+        return self.position_index.get(table_id, {}).get(option_id, ())
+
+    def guideline_name(self, body: str) -> str:
+        for info in self.guideline_positions.bodies:
+            if info.id == body:
+                return info.name
+        return body.upper()
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]

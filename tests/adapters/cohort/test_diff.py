@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rccnav.adapters.cli import main
 from rccnav.adapters.cohort.diff import changes
 from rccnav.adapters.cohort.synth import write_export
+from rccnav.knowledge.loader import default_knowledge_base
 
 from .conftest import read_rows
 
@@ -35,8 +38,16 @@ def _edited_kb(tmp_path: Path) -> Path:
     edited = text.replace(f"preferred: [{before}]", f"preferred: [{after}]")
     assert edited.count(", ".join(TABLE[:-1])) == text.count(", ".join(TABLE)) == 1
     tables.write_text(edited)
+    # The guidelines' positions go with it: an option a guideline lists may not leave the
+    # table silently (knowledge-base integrity), so this edit drops those too.
+    positions_file = target / "guideline_positions.yaml"
+    positions = yaml.safe_load(positions_file.read_text())
+    for setting in positions["guideline_positions"]["settings"]:
+        if setting["setting"] == "first-line.clear-cell.intermediate-poor":
+            del setting["options"][TABLE[-1]]
+    positions_file.write_text(yaml.safe_dump(positions))
     meta = target / "meta.yaml"
-    meta.write_text(meta.read_text().replace('version: "2026.11.0"', 'version: "2099.1.0"'))
+    meta.write_text(re.sub(r'version: "[^"]*"', 'version: "2099.1.0"', meta.read_text(), count=1))
     return target
 
 
@@ -68,11 +79,12 @@ def test_a_guideline_change_lists_the_patients_it_moves(
     assert set(changed) == expected
     assert all("cabozantinib" in line for line in changed.values())
     assert all("preferred drops cabozantinib" in changed[pid] for pid in full_table)
-    assert all("the knowledge base changed (2026.11.0 -> 2099.1.0)" in line for line in lines[1:])
+    version = default_knowledge_base().version
+    assert all(f"the knowledge base changed ({version} -> 2099.1.0)" in line for line in lines[1:])
     assert main(["cohort", "diff", str(a), str(b)]) == 0
     text = capsys.readouterr().out
     assert text.startswith(f"{len(expected)} of 60 patients in both runs")
-    assert "(knowledge base 2026.11.0 -> 2099.1.0)" in text.splitlines()[0]
+    assert f"(knowledge base {version} -> 2099.1.0)" in text.splitlines()[0]
 
 
 def test_a_change_in_the_patient_assessment_is_named_as_the_reason() -> None:

@@ -297,12 +297,13 @@ def test_nonstandard_combination_suggests_what_was_likely_meant(
 
 
 def test_regimen_that_does_not_fit_the_risk_group(live: LiveServer, tokens: Tokens) -> None:
-    """Nivolumab + ipilimumab for favorable risk is not a listed first-line option."""
+    """Nivolumab + ipilimumab for favorable risk: NCCN lists it (2B), EAU/ESMO do not."""
     pid, prefetch, drafts = with_drafts("p01-favorable-si", agents=("nivolumab", "ipilimumab"))
     body = hook_request("order-sign", pid, prefetch=prefetch, context={"draftOrders": drafts})
     cards = by_type(cards_of(call(live, tokens, SIGN, body)))
-    assert "regimen-not-recommended" in cards
-    assert cards["regimen-not-recommended"].indicator == "warning"
+    assert "guideline-disagreement" in cards
+    assert cards["guideline-disagreement"].indicator == "warning"
+    assert "EAU and ESMO do not recommend it" in (cards["guideline-disagreement"].detail or "")
 
 
 def test_a_preferred_regimen_raises_no_card(live: LiveServer, tokens: Tokens) -> None:

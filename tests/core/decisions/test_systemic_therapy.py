@@ -48,12 +48,17 @@ def test_favorable_first_line(kb: KnowledgeBase) -> None:
     assert therapy.line == 1
     # NCCN favorable: the three IO-TKI combinations are preferred (reference §4.2).
     assert set(therapy.preferred) == IO_TKI
-    # Nivolumab + ipilimumab is for intermediate/poor only (CheckMate 214 favorable HR 1.19).
-    assert "ipilimumab+nivolumab" not in offered(therapy)
-    assert (
-        excluded(therapy)["ipilimumab+nivolumab"]
-        == "therapy.not-for-favorable-ipilimumab-nivolumab"
-    )
+    # Nivolumab + ipilimumab: NCCN lists it for favourable risk (other, 2B) while EAU/ESMO
+    # restrict it to intermediate/poor (CheckMate 214 favourable HR 1.19): shown, never
+    # preferred, with the disagreement stated (reference §4.2).
+    ipi_nivo = option(therapy, "ipilimumab+nivolumab")
+    assert ipi_nivo.category == "certain-circumstances"
+    assert ipi_nivo.guideline_disagreement and "NCCN" in ipi_nivo.guideline_disagreement
+    assert {p.guideline: p.listing for p in ipi_nivo.guideline_positions} == {
+        "nccn": "other-recommended",
+        "eau": "not-recommended",
+        "esmo": "not-recommended",
+    }
     # EAU/ESMO do not recommend avelumab + axitinib first line: never preferred.
     assert option(therapy, "avelumab+axitinib").category == "certain-circumstances"
     assert "active-surveillance" in therapy.certain_circumstances
@@ -232,6 +237,10 @@ def _nivolumab_listed_after_io_tki(data: dict[str, Any]) -> None:
     for table in data["therapy_tables"]:
         if table["id"] == "subsequent.clear-cell.after-checkpoint-and-vegf":
             table["other"] = [*table["other"], "nivolumab"]
+    # Every option a table lists needs the guidelines' positions (integrity check).
+    for setting in data["guideline_positions"]["settings"]:
+        if setting["setting"] == "subsequent.clear-cell.after-checkpoint-and-vegf":
+            setting["options"]["nivolumab"] = {"nccn": {"listing": "not-recorded"}}
 
 
 @pytest.fixture(scope="module")

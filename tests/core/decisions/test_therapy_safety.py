@@ -148,10 +148,21 @@ def test_regimen_not_listed_for_the_risk_group(run: Callable[..., Assessment]) -
     assert "regimen-not-recommended" not in codes(poor)
 
 
-def test_ipilimumab_nivolumab_in_favorable_risk_cites_the_exclusion(
+def test_ipilimumab_nivolumab_in_favorable_risk_states_the_disagreement(
     run: Callable[..., Assessment],
 ) -> None:
-    warning = only(warnings_for(run, "nivolumab", "ipilimumab"), "regimen-not-recommended")
+    # Merged view: shown (NCCN lists it, 2B), but the proposal says EAU/ESMO do not.
+    warning = only(warnings_for(run, "nivolumab", "ipilimumab"), "guideline-disagreement")
+    assert "EAU and ESMO do not recommend it" in warning.message
+    assert "checkmate-214-42mo" in warning.sources
+
+
+def test_ipilimumab_nivolumab_in_favorable_risk_is_excluded_in_the_eau_view(
+    run: Callable[..., Assessment],
+) -> None:
+    case = make_case(proposed_therapy={"agents": ["nivolumab", "ipilimumab"]})
+    warnings = list(run(case, guideline="eau").warnings)
+    warning = only(warnings, "regimen-not-recommended")
     assert warning.rule == "therapy.not-for-favorable-ipilimumab-nivolumab"
     assert "checkmate-214-42mo" in warning.sources
 

@@ -53,6 +53,7 @@ ORDER_WARNING_CODES = frozenset(
         "nonstandard-regimen",
         "regimen-not-recommended",
         "ici-rechallenge",
+        "guideline-disagreement",
         "unrecognised-therapy",
     }
 )
@@ -722,13 +723,19 @@ def _alternatives(
     st = a.systemic_therapy
     excluded = {e.regimen for e in st.excluded}
     cautious = {o.regimen for o in st.options if o.cautions}
+    # Shown with a guideline disagreement, but a guideline advises against it here.
+    disputed = {
+        o.regimen
+        for o in st.options
+        if any(p.listing == "not-recommended" for p in o.guideline_positions)
+    }
     meant: list[str] = []
     for warning in warnings:
         combo = next((c for c in kb.nonstandard_combinations if c.id == warning.rule), None)
         if combo is not None:
             meant += list(combo.likely_meant)
     listed = [*meant, *st.preferred, *st.other]
-    unwanted = excluded | cautious | {current}
+    unwanted = excluded | cautious | disputed | {current}
     picked: list[str] = []
     for regimen in listed:
         if regimen not in kb.regimens or regimen in unwanted or regimen in picked:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from rccnav.core.assessment import (
     Decision,
     ExcludedOption,
+    GuidelinePosition,
+    GuidelineViewName,
     NoPreferred,
     Reason,
     RiskGroupName,
@@ -23,7 +25,7 @@ from rccnav.core.assessment import (
     TherapyOption,
 )
 from rccnav.core.case import Case, Gene, Histology
-from rccnav.core.decisions import aldesleukin_fitness
+from rccnav.core.decisions import aldesleukin_fitness, guideline_views
 from rccnav.core.decisions.common import because, brain_metastases
 from rccnav.core.decisions.lines import Line
 from rccnav.core.decisions.safety_facts import fact, fact_label, rule_message
@@ -49,6 +51,8 @@ class _Draft:
     cautions: list[str] = field(default_factory=list)
     base: TherapyOption | None = None
     contraindicated: bool = False
+    positions: tuple[GuidelinePosition, ...] = ()
+    disagreement: str | None = None
 
     def to_option(self, option: str, kb: KnowledgeBase) -> TherapyOption:
         base = self.base
@@ -69,6 +73,8 @@ class _Draft:
             only_if_risk=self.only_if_risk,
             cautions=tuple(dict.fromkeys(self.cautions)),
             contraindicated=self.contraindicated,
+            guideline_positions=self.positions,
+            guideline_disagreement=self.disagreement,
         )
 
 
@@ -85,10 +91,10 @@ def effective_histology(case: Case) -> Histology | None:
 
 
 def _table_rows(
-    kb: KnowledgeBase, histology: str, line: Line
+    kb: KnowledgeBase, histology: str, line: Line, view: GuidelineViewName = "all"
 ) -> tuple[list[TherapyTable], list[Reason]]:
     reasons: list[Reason] = []
-    rows = [t for t in kb.therapy_tables if histology in t.histologies]
+    rows = [t for t in kb.tables_for(view) if histology in t.histologies]
     if line.number == 1 or not line.exposure:
         if line.number > 1:
             reasons.append(
@@ -109,32 +115,45 @@ def _table_rows(
     return [t for t in covering if len(t.after_classes) == best], reasons
 
 
-_MERGE_CACHE: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[str, TherapyOption]] = {}
+_MERGE_CACHE: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], dict[str, TherapyOption]] = {}
 
 
 def _merge(
-    rows: list[TherapyTable], possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
+    rows: list[TherapyTable],
+    possible: tuple[RiskGroupName, ...],
+    kb: KnowledgeBase,
+    view: GuidelineViewName = "all",
 ) -> dict[str, _Draft]:
     """Category per option across possible risk groups: the least favourable wins.
 
-    Pure over knowledge-base content, so memoised by the KB checksum.
+    Pure over knowledge-base content, so memoised by the KB checksum and the view.
     """
-    key = (kb.checksum, tuple(r.id for r in rows), possible)
+    key = (kb.checksum, view, tuple(r.id for r in rows), possible)
     merged = _MERGE_CACHE.get(key)
     if merged is None:
         merged = {
             option: draft.to_option(option, kb)
-            for option, draft in _merge_uncached(rows, possible, kb).items()
+            for option, draft in _merge_uncached(rows, possible, kb, view).items()
         }
         _MERGE_CACHE[key] = merged
     return {
-        option: _Draft(base.category, list(base.reasons), base.only_if_risk, base=base)
+        option: _Draft(
+            base.category,
+            list(base.reasons),
+            base.only_if_risk,
+            base=base,
+            positions=base.guideline_positions,
+            disagreement=base.guideline_disagreement,
+        )
         for option, base in merged.items()
     }
 
 
 def _merge_uncached(
-    rows: list[TherapyTable], possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
+    rows: list[TherapyTable],
+    possible: tuple[RiskGroupName, ...],
+    kb: KnowledgeBase,
+    view: GuidelineViewName,
 ) -> dict[str, _Draft]:
     per_group: dict[RiskGroupName, dict[str, tuple[str, TherapyTable]]] = {}
     for group in possible:
@@ -171,7 +190,15 @@ def _merge_uncached(
             if option in per_group[g]
             for row in [per_group[g][option][1]]
         ]
-        draft = _Draft(category, _dedupe(reasons))
+        positions, disagreement = guideline_views.positions_for(kb, rows, possible, option)
+        draft = _Draft(
+            category,
+            _dedupe(
+                [*reasons, *(_guideline_only(rows, possible, option, kb) if view == "all" else ())]
+            ),
+            positions=positions,
+            disagreement=disagreement,
+        )
         if worst != best:
             draft.only_if_risk = tuple(g for g in possible if ranks[g] == best)
             draft.reasons.append(
@@ -236,6 +263,7 @@ def _apply_sarcomatoid(
             draft.category == "other"
             and not draft.only_if_risk
             and not draft.contraindicated
+            and not guideline_views.disputed(draft.positions)
             and _is_ici_combination(kb, option)
         ):
             draft.category = "preferred"
@@ -453,7 +481,13 @@ def _explicit_exclusions(
             excluded.append(ExcludedOption(regimen, because(kb, rule.id)))
 
 
-def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> SystemicTherapy:
+def decide(
+    case: Case,
+    imdc: RiskResult,
+    line: Line,
+    kb: KnowledgeBase,
+    view: GuidelineViewName = "all",
+) -> SystemicTherapy:
     reasons: list[Reason] = []
     excluded: list[ExcludedOption] = []
     histology = effective_histology(case)
@@ -462,10 +496,10 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
         table_histology = Histology.CLEAR_CELL.value
     else:
         table_histology = histology.value
-    rows, row_reasons = _table_rows(kb, table_histology, line)
+    rows, row_reasons = _table_rows(kb, table_histology, line, view)
     reasons.extend(row_reasons)
     possible = imdc.possible_groups
-    drafts = _merge(rows, possible, kb)
+    drafts = _merge(rows, possible, kb, view)
     _explicit_exclusions(table_histology, line, possible, drafts, kb, excluded)
     reasons.extend(line.reasons)
     if brain_metastases(case)[1]:
@@ -477,6 +511,9 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
     _apply_aldesleukin_fitness(case, drafts, kb, excluded)
     _apply_sarcomatoid(case, drafts, kb, reasons)
     _apply_poor_performance(case, drafts, kb)
+    if view != "all":
+        reasons.append(_view_reason(view, kb))
+    excluded.extend(guideline_views.set_aside(view, rows, possible, drafts, excluded, kb))
     options = tuple(
         draft.to_option(option, kb)
         for option, draft in sorted(drafts.items(), key=lambda kv: (_RANK[kv[1].category], kv[0]))
@@ -490,12 +527,40 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Syste
             o.regimen for o in options if o.category == "certain-circumstances"
         ),
         options=options,
-        excluded=tuple(excluded),
+        excluded=guideline_views.with_positions(excluded, rows, possible, kb),
         depends_on_unknown_risk=any(o.only_if_risk for o in options)
         or (len(possible) > 1 and _differs(rows, possible)),
         reasons=tuple(_dedupe(reasons)),
         tables=tuple(row.id for row in rows),
+        guideline_view=view,
     )
+
+
+def _view_reason(view: GuidelineViewName, kb: KnowledgeBase) -> Reason:
+    rule = kb.rule(guideline_views.VIEW_RULE)
+    edition = next(b.edition for b in kb.guideline_positions.bodies if b.id == view)
+    return Reason(
+        f"Options as {edition} lists them. {rule.statement}",
+        rule.id,
+        (next(b.source for b in kb.guideline_positions.bodies if b.id == view),),
+        rule.status.value,
+    )
+
+
+def _guideline_only(
+    rows: list[TherapyTable], possible: tuple[RiskGroupName, ...], option: str, kb: KnowledgeBase
+) -> list[Reason]:
+    """Why the merged view shows an option its table does not list (a guideline lists it)."""
+    reasons: list[Reason] = []
+    for row in guideline_views.in_play(rows, possible):
+        setting = next((s for s in kb.guideline_positions.settings if s.setting == row.id), None)
+        placement = setting.options.get(option) if setting else None
+        if placement is not None and placement.merged is not None:
+            rule = kb.rule("therapy.guideline-only-option")
+            reasons.append(
+                Reason(placement.merged.why, rule.id, placement.merged.sources, rule.status.value)
+            )
+    return reasons
 
 
 def _differs(rows: list[TherapyTable], possible: tuple[RiskGroupName, ...]) -> bool:
@@ -615,7 +680,7 @@ def promote(
     each table carries its fallback tiers as knowledge-base data. If nothing can be
     promoted and no option is preferred, say why and name the next step.
     """
-    rows = [t for t in kb.therapy_tables if t.id in therapy.tables]
+    rows = [t for t in kb.tables_for(therapy.guideline_view) if t.id in therapy.tables]
     by_id = {o.regimen: o for o in therapy.options}
     groups: tuple[RiskGroupName | None, ...] = possible or (None,)
     chosen = [_chosen_tier(rows, g, by_id, kb) for g in groups]

@@ -118,6 +118,25 @@ def _regimen_warnings(
             )
         )
         return warnings
+    disputed = next(
+        (o for o in therapy.options if o.regimen == regimen_id and o.guideline_disagreement),
+        None,
+    )
+    if disputed is not None and any(
+        p.listing == "not-recommended" for p in disputed.guideline_positions
+    ):
+        # Shown with the disagreement (never dropped), but the proposal should say so.
+        rule = kb.rule("therapy.guideline-only-option")
+        warnings.append(
+            Warning(
+                "guideline-disagreement",
+                "warning",
+                f"{disputed.name}: {disputed.guideline_disagreement}",
+                where,
+                rule.id,
+                tuple(dict.fromkeys(s for p in disputed.guideline_positions for s in p.sources)),
+            )
+        )
     if regimen_id in kb.regimens and regimen_id not in listed and not adjuvant_fit:
         excluded = {e.regimen: e.reason for e in therapy.excluded}
         if regimen_id in excluded:
