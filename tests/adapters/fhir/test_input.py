@@ -169,6 +169,37 @@ def test_medication_resource_in_the_bundle_by_urn() -> None:
     assert intake.summary.unused.get("Medication") == 1
 
 
+@pytest.mark.parametrize(
+    ("full_url", "reference"),
+    [
+        (None, "Medication/m7"),
+        ("https://fhir.example.org/r4/Medication/m7", "Medication/m7"),
+        ("https://fhir.example.org/r4/Medication/m7", "https://fhir.example.org/r4/Medication/m7"),
+        (None, "Medication/m7/_history/2"),
+    ],
+)
+def test_medication_resource_in_the_bundle_by_relative_or_absolute_reference(
+    full_url: str | None, reference: str
+) -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "m7",
+        "code": concept("http://www.whocc.no/atc", "L01EX07", "cabozantinib"),
+    }
+    given = {
+        "resourceType": "MedicationAdministration",
+        "id": "ma-7",
+        "status": "completed",
+        "medicationReference": {"reference": reference},
+        "effectivePeriod": {"start": "2025-01-01", "end": "2025-06-01"},
+        "subject": SUBJECT,
+    }
+    document = bundle(*base(given))
+    document["entry"].append({"fullUrl": full_url, "resource": medication})
+    intake = read(document)
+    assert [t.agents for t in intake.case.prior_therapies] == [("cabozantinib",)]
+
+
 def test_summary_counts_every_resource() -> None:
     resources = base(
         lab("718-7", 13.0, "g/dL"),

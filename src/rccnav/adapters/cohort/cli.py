@@ -42,7 +42,9 @@ def _say(text: str) -> None:
 def _synth(args: argparse.Namespace) -> int:
     from rccnav.adapters.cohort.synth import write_export
 
-    counts = write_export(args.out, args.patients, args.seed)
+    counts = write_export(
+        args.out, args.patients, args.seed, shared_medications=args.shared_medications
+    )
     total = sum(counts.values())
     _say(f"wrote {args.patients} synthetic patients ({total} resources) to {args.out}")
     return 0
@@ -174,4 +176,7 @@ def add_subcommands(commands: Commands) -> None:
     s.add_argument("--patients", type=_count, required=True, metavar="N")
     s.add_argument("--seed", type=int, default=1, metavar="S")
     s.add_argument("--out", type=Path, required=True, metavar="DIR")
+    s.add_argument("--shared-medications", action="store_true",
+                   help="name each agent by medicationReference to a shared Medication "
+                        "(Medication.ndjson), as some servers export them")
     s.set_defaults(handler=_synth)

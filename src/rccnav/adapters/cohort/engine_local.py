@@ -37,6 +37,8 @@ class RunSummary:
     unusable: int
     errors: int
     unrouted: dict[str, int]
+    #: Copies of shared Medications given to the patients whose records reference them.
+    shared_attached: int
     buckets: int
     resumed_buckets: int
     seconds: float
@@ -80,24 +82,38 @@ def prepare_work(out: Path, state: dict[str, Any]) -> Path:
     return work
 
 
+def read_grouped(done: Path) -> Grouped:
+    data = orjson.loads(done.read_bytes())
+    return Grouped(
+        Path(data["root"]),
+        data["buckets"],
+        data["patients"],
+        data["unrouted"],
+        data.get("shared_attached", 0),
+    )
+
+
+def write_grouped(done: Path, grouped: Grouped) -> None:
+    done.write_bytes(orjson.dumps({**asdict(grouped), "root": str(grouped.root)}))
+
+
 def grouped_input(export_dir: Path, work: Path) -> Grouped:
     done = work / "grouped.json"
     if done.exists():
-        data = orjson.loads(done.read_bytes())
-        return Grouped(Path(data["root"]), data["buckets"], data["patients"], data["unrouted"])
+        return read_grouped(done)
     shutil.rmtree(work / "grouped", ignore_errors=True)
     grouped = group_export(export_files(export_dir), work)
     shutil.rmtree(work / "duckdb-tmp", ignore_errors=True)
-    done.write_bytes(orjson.dumps({**asdict(grouped), "root": str(grouped.root)}))
+    write_grouped(done, grouped)
     return grouped
 
 
-def _part(work: Path, bucket: int) -> Path:
+def part_path(work: Path, bucket: int) -> Path:
     return work / "parts" / f"part-{bucket:05d}.parquet"
 
 
-def _write_part(work: Path, bucket: int, result: pa.Table) -> None:
-    final = _part(work, bucket)
+def write_part(work: Path, bucket: int, result: pa.Table) -> None:
+    final = part_path(work, bucket)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_suffix(".tmp")
     pq.write_table(result, partial)
@@ -132,14 +148,14 @@ def run_local(export_dir: Path, out: Path, options: Options, workers: int) -> Ru
     export = export_files(export_dir)
     work = prepare_work(out, _state(export.fingerprint(), options, "local"))
     grouped = grouped_input(export_dir, work)
-    pending = [b for b in range(grouped.buckets) if not _part(work, b).exists()]
+    pending = [b for b in range(grouped.buckets) if not part_path(work, b).exists()]
     resumed = grouped.buckets - len(pending)
     jobs = [(grouped.bucket_path(b), options) for b in pending]
     index = {grouped.bucket_path(b): b for b in pending}
     with progress_bar(grouped.patients, "assessing") as bar:
         bar.update(_rows_done(work))
         for path, result in _results(jobs, workers):
-            _write_part(work, index[path], result)
+            write_part(work, index[path], result)
             bar.update(result.num_rows)
     return finish(out, work, grouped, resumed, started, "local")
 
@@ -161,6 +177,7 @@ def finish(
         unusable=counts.get("unusable", 0),
         errors=counts.get("error", 0),
         unrouted=grouped.unrouted,
+        shared_attached=grouped.shared_attached,
         buckets=grouped.buckets,
         resumed_buckets=resumed,
         seconds=round(time.perf_counter() - started, 3),

@@ -88,6 +88,8 @@ class Grouped:
     buckets: int
     patients: int
     unrouted: dict[str, int]
+    #: Copies of shared Medications attached to the patients that reference them.
+    shared_attached: int = 0
 
     def bucket_path(self, bucket: int) -> Path:
         return self.root / f"bucket={bucket}"
@@ -109,6 +111,13 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
+#: The Medication a resource names in ``medicationReference`` (relative ``Medication/id``
+#: or an absolute URL ending in it, version dropped): the key shared Medications are
+#: attached by. ``urn:uuid:`` and contained (``#id``) references are not attached: the
+#: first resolves only inside a Bundle, the second is inside the resource itself.
+MEDICATION_KEY = r"(?:^|/)(Medication/[^/]+)"
+
+
 def _source_sql(files: tuple[Path, ...]) -> str:
     paths = ", ".join(f"'{_sql_text(str(path))}'" for path in files)
     # read_json_objects keeps each line's JSON text as it is; gzip is recognised by
@@ -120,51 +129,110 @@ def _source_sql(files: tuple[Path, ...]) -> str:
                    json ->> 'resourceType' AS rtype,
                    coalesce(json ->> '$.subject.reference', json ->> '$.patient.reference')
                        AS ref,
-                   json ->> 'id' AS rid
+                   json ->> 'id' AS rid,
+                   json ->> '$.medicationReference.reference' AS medref
             FROM read_json_objects([{paths}], format = 'newline_delimited',
                                    maximum_object_size = 67108864)
         )
-        SELECT resource, rtype,
+        SELECT resource, rtype, rid,
                CASE
                    WHEN rtype = 'Patient' THEN rid
                    WHEN ref LIKE 'urn:uuid:%' THEN substr(ref, 10)
                    ELSE nullif(regexp_extract(ref, '(?:^|/)Patient/([^/]+)', 1), '')
-               END AS pid
+               END AS pid,
+               nullif(regexp_extract(medref, '{MEDICATION_KEY}', 1), '') AS medication
         FROM raw
     """
 
 
+def bucket_count(export: ExportFiles, bucket_bytes: int = BUCKET_BYTES) -> int:
+    """Buckets of about ``bucket_bytes`` of NDJSON each: what one worker holds at a time."""
+    return max(MIN_BUCKETS, math.ceil(export.total_bytes / bucket_bytes))
+
+
+#: Lines that name no patient (shared Medication, Organization ...) go to this bucket:
+#: never assessed, counted, and the source of the shared Medications attached below.
+SHARED_BUCKET = -1
+
+
 def group_export(export: ExportFiles, work: Path, bucket_bytes: int = BUCKET_BYTES) -> Grouped:
-    """Write the export's lines into ``work/grouped/bucket=K/`` by patient hash."""
+    """Write the export's lines into ``work/grouped/bucket=K/`` by patient hash.
+
+    One pass over the export writes every line into its patient's bucket (and the lines
+    of no patient into the shared bucket). Then each patient whose medication records
+    name a shared ``Medication`` by ``medicationReference`` gets a copy of that
+    Medication among its own lines, as a Bundle would carry it: bulk exports keep
+    Medication as its own NDJSON file, without a patient.
+    """
     import duckdb
 
     root = work / "grouped"
-    buckets = max(MIN_BUCKETS, math.ceil(export.total_bytes / bucket_bytes))
+    buckets = bucket_count(export, bucket_bytes)
     con = _connect(work)
+    where = _sql_text(str(root))
     try:
         con.execute(f"CREATE TEMP VIEW src AS {_source_sql(export.files)}")
         con.execute(
-            f"""COPY (SELECT hash(pid) % {buckets} AS bucket, pid, {_TYPE_RANK} AS rank,
-                             resource
-                      FROM src WHERE pid IS NOT NULL)
-                TO '{_sql_text(str(root))}'
-                (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE_OR_IGNORE true)"""
+            f"""COPY (SELECT CASE WHEN pid IS NULL THEN {SHARED_BUCKET}
+                                  ELSE (hash(pid) % {buckets})::INTEGER END AS bucket,
+                             pid, {_TYPE_RANK} AS rank, rtype, rid, medication, resource
+                      FROM src)
+                TO '{where}'
+                (FORMAT parquet, PARTITION_BY (bucket), FILENAME_PATTERN 'lines_{{i}}')"""
         )
-        unrouted = dict(
-            con.execute(
-                "SELECT coalesce(rtype, '(no resourceType)'), count(*) FROM src "
-                "WHERE pid IS NULL GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-        )
+        shared = root / f"bucket={SHARED_BUCKET}"
+        unrouted: dict[str, int] = {}
+        attached = 0
+        if shared.exists():
+            unrouted = dict(
+                con.execute(
+                    "SELECT coalesce(rtype, '(no resourceType)'), count(*) "
+                    f"FROM read_parquet('{where}/bucket={SHARED_BUCKET}/*.parquet') "
+                    "GROUP BY 1 ORDER BY 1"
+                ).fetchall()
+            )
+            if unrouted.get("Medication"):
+                attached = _attach_shared_medications(con, root)
         patients = con.execute(
-            f"SELECT count(DISTINCT pid) FROM read_parquet('{_sql_text(str(root))}/*/*.parquet')"
+            f"SELECT count(DISTINCT pid) FROM read_parquet('{where}/*/*.parquet')"
         ).fetchone()
     except duckdb.Error as exc:
         raise InputError(f"cannot read the export: {_first_line(str(exc))}",
                          where=str(export.folder)) from None
     finally:
         con.close()
-    return Grouped(root, buckets, int(patients[0]) if patients else 0, unrouted)
+    return Grouped(root, buckets, int(patients[0]) if patients else 0, unrouted, attached)
+
+
+def _attach_shared_medications(con: Any, root: Path) -> int:
+    """Copy each referenced shared Medication into the bucket of every patient naming it;
+    how many copies were made. Every Medication with that id is copied: the reader
+    reads identical copies once and sets differing ones aside, as in a Bundle."""
+    where = _sql_text(str(root))
+    wanted = f"""
+        SELECT DISTINCT bucket, pid, medication
+        FROM read_parquet('{where}/*/*.parquet', hive_partitioning = true)
+        WHERE pid IS NOT NULL AND medication IS NOT NULL
+    """
+    medications = f"""
+        SELECT 'Medication/' || rid AS medication, resource
+        FROM read_parquet('{where}/bucket={SHARED_BUCKET}/*.parquet')
+        WHERE rtype = 'Medication' AND rid IS NOT NULL
+    """
+    copies = f"""
+        SELECT w.bucket, w.pid, 1 AS rank, 'Medication' AS rtype, NULL::VARCHAR AS rid,
+               NULL::VARCHAR AS medication, m.resource
+        FROM ({wanted}) w JOIN ({medications}) m USING (medication)
+    """
+    con.execute(
+        f"""COPY ({copies}) TO '{where}'
+            (FORMAT parquet, PARTITION_BY (bucket), FILENAME_PATTERN 'shared_{{i}}',
+             OVERWRITE_OR_IGNORE true)"""
+    )
+    if not any(root.glob("*/shared_*.parquet")):
+        return 0
+    count = con.execute(f"SELECT count(*) FROM read_parquet('{where}/*/shared_*.parquet')")
+    return int(count.fetchone()[0])
 
 
 def _first_line(text: str) -> str:

@@ -364,27 +364,48 @@ def patients(count: int, seed: int) -> Iterator[tuple[list[JSON], Truth]]:
         yield _patient(rng)
 
 
-def write_export(out: Path, count: int, seed: int) -> dict[str, int]:
+def _shared_medication(resource: JSON, shared: dict[str, JSON]) -> JSON:
+    """The administration naming its agent by ``medicationReference`` to a shared
+    ``Medication`` (no patient), as exports that keep Medication as its own file do."""
+    agent = resource["medicationCodeableConcept"]["text"]
+    shared.setdefault(agent, {"resourceType": "Medication", "id": agent, "code": {"text": agent}})
+    changed = {k: v for k, v in resource.items() if k != "medicationCodeableConcept"}
+    return {**changed, "medicationReference": {"reference": f"Medication/{agent}"}}
+
+
+def write_export(
+    out: Path, count: int, seed: int, *, shared_medications: bool = False
+) -> dict[str, int]:
     """Write ``count`` patients as NDJSON per resource type plus ``manifest.json``.
 
     The manifest has the shape a Bulk Data ``$export`` status response has
     (transactionTime, request, requiresAccessToken, output[type, url, count], error);
     ``url`` is the file name relative to the manifest. ``synth-truth.csv`` beside it
-    holds what was drawn for each patient (not part of the export).
+    holds what was drawn for each patient (not part of the export). With
+    ``shared_medications`` the same patients are written, but each administration
+    names its agent through ``medicationReference`` to one ``Medication`` per agent in
+    ``Medication.ndjson``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    files = {rtype: (out / f"{rtype}.ndjson").open("wb") for rtype in RESOURCE_TYPES}
-    counts = dict.fromkeys(RESOURCE_TYPES, 0)
+    types = (*RESOURCE_TYPES, "Medication")
+    files = {rtype: (out / f"{rtype}.ndjson").open("wb") for rtype in types}
+    counts = dict.fromkeys(types, 0)
+    shared: dict[str, JSON] = {}
     truth_file = (out / "synth-truth.csv").open("w", encoding="utf-8")
     truth_file.write(",".join(Truth.__dataclass_fields__) + "\n")
     try:
         for resources, truth in patients(count, seed):
             for resource in resources:
                 rtype = resource["resourceType"]
+                if shared_medications and rtype == "MedicationAdministration":
+                    resource = _shared_medication(resource, shared)
                 files[rtype].write(orjson.dumps(resource) + b"\n")
                 counts[rtype] += 1
             truth_file.write(",".join(_csv(getattr(truth, f)) for f in Truth.__dataclass_fields__)
                              + "\n")
+        for medication in sorted(shared.values(), key=lambda m: str(m["id"])):
+            files["Medication"].write(orjson.dumps(medication) + b"\n")
+            counts["Medication"] += 1
     finally:
         for handle in files.values():
             handle.close()
