@@ -167,7 +167,7 @@ LISTING_LABEL: dict[str, str] = {
     "certain-circumstances": "useful in certain circumstances",
     "not-recommended": "not recommended",
     "not-addressed": "not listed",
-    "not-recorded": "position not recorded here (check the guideline)",
+    "not-recorded": "position not recorded in rccnav (check the guideline)",
 }
 
 

@@ -95,6 +95,23 @@ def test_bad_query_parameters_are_400(api: LiveServer, tokens: Tokens) -> None:
     body = (VIGNETTES / "p01-favorable-si.json").read_bytes()
     assert assess(api, tokens, body, "?on=yesterday").status_code == 400
     assert assess(api, tokens, body, "?lookback_days=0").status_code == 400
+    refused = assess(api, tokens, body, "?guideline=asco")
+    assert refused.status_code == 400
+    assert refused.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("guideline", ["nccn", "eau", "esmo"])
+def test_one_guideline_view_gives_the_cli_answer(
+    api: LiveServer, tokens: Tokens, capsys: pytest.CaptureFixture[str], guideline: str
+) -> None:
+    path = VIGNETTES / "p01-favorable-si.json"
+    query = f"?on={ON.isoformat()}&guideline={guideline}"
+    response = assess(api, tokens, path.read_bytes(), query)
+    assert response.status_code == 200, response.text[:1000]
+    answer = response.json()
+    assert answer["systemic_therapy"]["guideline_view"] == guideline
+    argv = ("assess", str(path), "--on", ON.isoformat(), "--guideline", guideline)
+    assert answer == cli_json(capsys, *argv)
 
 
 def test_kb_report(api: LiveServer, tokens: Tokens) -> None:

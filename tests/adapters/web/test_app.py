@@ -172,3 +172,17 @@ def test_templates_hold_no_clinical_thresholds() -> None:
         text = path.read_text()
         assert not re.search(r"(kps|ecog|hemoglobin|calcium|ldh|platelet)\w*\s*[<>]=?\s*\d",
                              text, re.I), path
+
+
+def test_the_guideline_view_is_a_request_field(client: TestClient) -> None:
+    """The page's guideline selector: one guideline's view (rccnav assess --guideline)."""
+    form = {"assessment_date": "2026-11-01", "diagnosis.date": "2019-05-14"}
+    for view in ("nccn", "eau"):
+        reply = client.post("/api/assess", json={"form": form, "guideline": view})
+        assert reply.status_code == 200
+        assert f"Guideline view: {view.upper()} only" in reply.json()["results"]
+    merged = client.post("/api/assess", json={"form": form})
+    assert "NCCN, EAU and ESMO merged" in merged.json()["results"]
+    assert client.post("/api/assess", json={"form": form, "guideline": "asco"}).status_code == 422
+    assert 'data-testid="guideline-select"' in client.get("/").text
+

@@ -188,6 +188,8 @@ class _Writer:
         therapy = a.systemic_therapy
         title = f"Systemic therapy, line {therapy.line} ({therapy.setting})"
         description = _reasons_text(therapy.reasons) or "Options by guideline category."
+        if therapy.guideline_view != "all":
+            description = f"Guideline view: {therapy.guideline_view.upper()} only. {description}"
         systemic: JSON = {
             "title": title,
             "description": description,
@@ -262,6 +264,9 @@ class _Writer:
     def _option(self, option: TherapyOption) -> JSON:
         category = option.category.replace("-", " ")
         description = _reasons_text(option.reasons) or option.name
+        guidelines = _guidelines_text(option)
+        if guidelines:
+            description = f"{description} {guidelines}"
         action: JSON = {
             "prefix": category.capitalize(),
             "title": option.name,
@@ -494,3 +499,17 @@ def _summary_of(resource: JSON) -> str:
     if kind == "Provenance":
         return f"Produced by rccnav decision support; {resource['entity'][0]['what']['display']}"
     return str(kind)
+
+
+def _guidelines_text(option: TherapyOption) -> str:
+    """'Guidelines disagree: NCCN: other recommended (category 2B); EAU: ...' (or agree)."""
+    if not option.guideline_positions:
+        return ""
+    parts = "; ".join(
+        f"{p.guideline.upper()}"
+        + (f" ({' or '.join(p.risk_groups)} risk)" if p.risk_groups else "")
+        + f": {p.text}"
+        for p in option.guideline_positions
+    )
+    lead = "Guidelines disagree" if option.guideline_disagreement else "Guidelines"
+    return f"{lead}: {parts}."

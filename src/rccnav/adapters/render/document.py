@@ -15,6 +15,8 @@ from rccnav.adapters.render.wording import Citations, cite, review_note
 from rccnav.core.assessment import (
     Assessment,
     Decision,
+    ExcludedOption,
+    GuidelinePosition,
     RiskResult,
     SystemicTherapy,
     TherapyOption,
@@ -181,8 +183,31 @@ def risk_section(result: RiskResult, title: str) -> Section:
     return section
 
 
+GUIDELINE_NAMES = {"nccn": "NCCN", "eau": "EAU", "esmo": "ESMO"}
+
+
+def guideline_line(positions: Iterable[GuidelinePosition], disagreement: str | None) -> str | None:
+    """One line per option: 'NCCN: other recommended (category 2B) · EAU: not recommended …'.
+
+    Where the guidelines disagree the line says so first; the full statement is in the JSON.
+    """
+    shown = list(positions)
+    if not shown:
+        return None
+    parts = []
+    for p in shown:
+        groups = f" ({' or '.join(p.risk_groups)} risk)" if p.risk_groups else ""
+        parts.append(f"{GUIDELINE_NAMES[p.guideline]}{groups}: {p.text}")
+    sources = dict.fromkeys(s for p in shown for s in p.sources)
+    lead = "guidelines disagree — " if disagreement else "guidelines — "
+    return lead + " · ".join(parts) + f" {cite(sources)}"
+
+
 def _option(option: TherapyOption) -> Item:
     details = [reason_line(r) for r in option.reasons]
+    guidelines = guideline_line(option.guideline_positions, option.guideline_disagreement)
+    if guidelines:
+        details.insert(0, guidelines)
     if option.moved_from:
         details.insert(0, f"moved up from {option.moved_from.replace('-', ' ')}")
     if option.only_if_risk:
@@ -192,9 +217,31 @@ def _option(option: TherapyOption) -> Item:
     return Item(option.name, lead=option.regimen, details=tuple(details))
 
 
+def _excluded(item: ExcludedOption) -> Item:
+    guidelines = guideline_line(item.guideline_positions, item.guideline_disagreement)
+    return Item(
+        reason_line(item.reason),
+        lead=item.regimen,
+        details=(guidelines,) if guidelines else (),
+    )
+
+
+def view_line(therapy: SystemicTherapy) -> str:
+    if therapy.guideline_view == "all":
+        return (
+            "Guideline view: NCCN, EAU and ESMO merged; each option shows what each of the "
+            "three guidelines says, and where they disagree."
+        )
+    name = GUIDELINE_NAMES[therapy.guideline_view]
+    return (
+        f"Guideline view: {name} only. Options and categories as {name} lists them; what "
+        f"{name} does not list is under 'Not offered', with the other guidelines' positions."
+    )
+
+
 def _systemic(therapy: SystemicTherapy) -> Section:
     section = Section("Systemic therapy")
-    section.add(f"Line {therapy.line} ({therapy.setting}).")
+    section.add(f"Line {therapy.line} ({therapy.setting}).", view_line(therapy))
     if therapy.depends_on_unknown_risk:
         section.add(
             "The options depend on a risk group that is not yet determined: complete the "
@@ -227,9 +274,7 @@ def _systemic(therapy: SystemicTherapy) -> Section:
         section.add(sub)
     if therapy.excluded:
         excluded = Section("Not offered for this patient", level=3)
-        section.add(
-            excluded.add(*(Item(reason_line(e.reason), lead=e.regimen) for e in therapy.excluded))
-        )
+        section.add(excluded.add(*(_excluded(e) for e in therapy.excluded)))
     if therapy.reasons or therapy.tables:
         basis = Section("Basis", level=3)
         basis.add(*(Item(reason_line(reason)) for reason in therapy.reasons))

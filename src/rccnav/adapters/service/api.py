@@ -13,6 +13,7 @@ from rccnav.adapters.service.compute import AssessJob, Refusal
 from rccnav.adapters.service.models import operation_outcome
 from rccnav.adapters.service.openapi import PROTECTED, REF, error_responses, json_response
 from rccnav.adapters.service.state import ServiceError, ServiceState
+from rccnav.core.assessment import GuidelineViewName
 from rccnav.knowledge.model import KnowledgeBase
 
 _CASE = {"$ref": REF.format(model="CaseOrBundle")}
@@ -73,12 +74,19 @@ def build_router(state: ServiceState) -> APIRouter:
             Query(description="Assessment date, YYYY-MM-DD", pattern=r"^\d{4}-\d{2}-\d{2}$"),
         ] = None,
         lookback_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
+        guideline: Annotated[
+            GuidelineViewName,
+            Query(
+                description="Whose listing the systemic-therapy options follow: all (NCCN, "
+                "EAU and ESMO merged; default), nccn, eau or esmo (`rccnav assess --guideline`)"
+            ),
+        ] = "all",
     ) -> Response:
         await state.authenticate(http)
         on_date = _assessment_date(on)
         raw = await http.body()
         lookback = lookback_days if lookback_days is not None else state.config.lookback_days
-        job = AssessJob(raw, on_date, state.assessment_date(), lookback)
+        job = AssessJob(raw, on_date, state.assessment_date(), lookback, guideline)
         result = await state.assessor.run(job)
         if isinstance(result, Refusal):
             raise ServiceError(result.status, result.outcome)

@@ -45,6 +45,7 @@ from rccnav.adapters.errors import InputError
 from rccnav.adapters.service.cache import Answer
 from rccnav.adapters.service.config import LimitsConfig
 from rccnav.adapters.service.models import operation_outcome
+from rccnav.core.assessment import GuidelineViewName
 from rccnav.knowledge.model import KnowledgeBase
 
 log = logging.getLogger("rccnav.service")
@@ -88,6 +89,8 @@ class AssessJob:
     on: date | None
     default_on: date
     lookback_days: int | None
+    #: ``all`` (merged) or one guideline's view: ``nccn``, ``eau``, ``esmo``.
+    guideline: GuidelineViewName = "all"
 
 
 class BudgetExceeded(Exception):
@@ -140,7 +143,9 @@ def assessment_document(kb: KnowledgeBase, job: AssessJob) -> bytes | Refusal:
             kb=kb,
         )
         when = job.on or intake.case.assessment_date or job.default_on
-        assessment = assess_input(intake, kb, when, lookback_days=job.lookback_days)
+        assessment = assess_input(
+            intake, kb, when, lookback_days=job.lookback_days, guideline=job.guideline
+        )
     except InputError as exc:
         return Refusal(400, operation_outcome(str(exc), expression=exc.where))
     document: bytes = assessment_to_json(assessment)

@@ -25,7 +25,7 @@ from rccnav.adapters.intake import Intake, assess_input, read_input
 from rccnav.adapters.web.form import FormValue, case_to_form, form_to_case
 from rccnav.adapters.web.views import Views, static_text
 from rccnav.core.assess import assess
-from rccnav.core.assessment import InputSummary, Warning
+from rccnav.core.assessment import GuidelineViewName, InputSummary, Warning
 from rccnav.core.case import Case
 from rccnav.knowledge.model import KnowledgeBase
 
@@ -74,6 +74,8 @@ class FileNotes(_Body):
 class AssessRequest(_Body):
     form: dict[str, FormValue]
     file: FileNotes | None = None
+    #: Whose listing the options follow (``rccnav assess --guideline``).
+    guideline: GuidelineViewName = "all"
 
 
 def _notes(intake: Intake, name: str) -> dict[str, Any]:
@@ -156,7 +158,9 @@ def web_router(kb: KnowledgeBase, *, today: Callable[[], date] = date.today) -> 
             problems = [{"field": p.field, "message": p.message} for p in checked.problems]
             return JSONResponse({"problems": problems}, status_code=422, headers=SECURITY_HEADERS)
         on = checked.case.assessment_date or day
-        assessment = assess_input(_intake(checked.case, body.file), kb, on)
+        assessment = assess_input(
+            _intake(checked.case, body.file), kb, on, guideline=body.guideline
+        )
         return JSONResponse(
             {
                 "on": on.isoformat(),

@@ -145,7 +145,9 @@ def _why_not_listed(
     else:
         text = "No guideline lists it for this setting."
     sources = tuple(dict.fromkeys(s for p in own for s in p.sources)) or rule.sources
-    return Reason(text, rule.id, sources, rule.status.value)
+    # The guideline's position is what sets it aside: its review status is the one to show.
+    status = own[0].review_status if own else rule.status.value
+    return Reason(text, rule.id, sources, status)
 
 
 def with_positions(

@@ -5,6 +5,7 @@
   "use strict";
   var STORE = "rccnav-web-state-v1";
   var form = document.getElementById("case-form");
+  var guidelineView = document.getElementById("guideline-view");
   var results = document.getElementById("results");
   var summary = document.getElementById("print-summary");
   var status = document.getElementById("form-status");
@@ -123,7 +124,7 @@
     save();
     var mine = ++sequence;
     status.textContent = "Assessing…";
-    post("api/assess", JSON.stringify({ form: state.form, file: state.file }),
+    post("api/assess", JSON.stringify({ form: state.form, file: state.file, guideline: guidelineView.value }),
       { "Content-Type": "application/json" })
       .then(function (reply) {
         if (mine !== sequence) { return; }
@@ -173,6 +174,7 @@
     schedule();
   });
   form.addEventListener("change", schedule);
+  guidelineView.addEventListener("change", update);
   form.addEventListener("submit", function (event) { event.preventDefault(); update(); });
   form.addEventListener("click", function (event) {
     var target = event.target;
