@@ -221,3 +221,14 @@ def test_each_view_lists_what_its_guideline_lists(kb: KnowledgeBase) -> None:
 def test_a_not_recorded_position_keeps_the_merged_category(kb: KnowledgeBase) -> None:
     table = "subsequent.clear-cell.after-checkpoint-only"
     assert _table(kb, "eau", table) == _table(kb, "all", table)
+
+
+def test_the_sign_off_report_shows_each_position_for_review(kb: KnowledgeBase) -> None:
+    from rccnav.knowledge.report import render_report
+
+    report = render_report(kb, "markdown")
+    entry = report.split(f"### {FAVORABLE} / ipilimumab+nivolumab", 1)[1].split("###", 1)[0]
+    assert "**NCCN**: other recommended (category 2B) [unverified]" in entry
+    assert "**EAU**: not recommended" in entry and "**disagreement**" in entry
+    assert "UNVERIFIED" in entry
+    assert "View tables" not in report  # derived look-ups are not content to review

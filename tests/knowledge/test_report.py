@@ -146,6 +146,13 @@ def test_unverified_items_are_flagged_and_listed(kb: KnowledgeBase, markdown: st
         for item in section
         if item.status.value == "unverified"
     )
+    # One guideline-positions entry per setting and option: unverified if any position is.
+    count += sum(
+        1
+        for options in kb.position_index.values()
+        for positions in options.values()
+        if any(p.status.value == "unverified" for p in positions)
+    )
     assert f"Items awaiting verification ({count})" in markdown
 
 

@@ -40,6 +40,7 @@ SECTION_TITLES = {
     "default_limits": "Default reference limits",
     "survival": "Published survival by risk group",
     "monitoring": "Before treating: baseline checks and monitoring",
+    "guideline_positions": "Guideline positions (NCCN, EAU, ESMO)",
     "sources": "Sources",
 }
 # Sections in SECTION_TITLES come in that order; any other section follows, sources last.
@@ -50,7 +51,7 @@ FLAGS = {
 }
 # Not content to review: identity of the whole, or look-ups derived from other
 # sections (``*_index``).
-_SKIPPED = {"version", "checksum"}
+_SKIPPED = {"version", "checksum", "view_tables"}
 _ENTRY_FIELDS_SHOWN_SEPARATELY = {"id", "status", "sources"}
 
 
@@ -116,11 +117,40 @@ def _ordered_keys(kb: KnowledgeBase) -> list[str]:
     return [*known, *others, *([_LAST] if _LAST in keys else [])]
 
 
+def _position_entries(kb: KnowledgeBase) -> tuple[Entry, ...]:
+    """One entry per setting and option: the three guidelines' positions side by side."""
+    entries = []
+    placements = {
+        (setting.setting, option_id): option.merged
+        for setting in kb.guideline_positions.settings
+        for option_id, option in setting.options.items()
+    }
+    for table_id, options in kb.position_index.items():
+        for option_id, positions in options.items():
+            fields = [
+                (kb.guideline_name(p.body), f"{p.text} [{p.status.value}]") for p in positions
+            ]
+            merged = placements.get((table_id, option_id))
+            if merged is not None:
+                fields.append(("merged view", f"{merged.category}: {merged.why}"))
+            statement = kb.disagreement_index.get(table_id, {}).get(option_id)
+            if statement:
+                fields.append(("disagreement", statement))
+            statuses = {p.status.value for p in positions}
+            status = "unverified" if "unverified" in statuses else "verified"
+            sources = tuple(dict.fromkeys(s for p in positions for s in p.sources))
+            entries.append(Entry(f"{table_id} / {option_id}", status, tuple(fields), sources))
+    return tuple(entries)
+
+
 def build_sections(kb: KnowledgeBase) -> list[ReportSection]:
     sections = []
     for key in _ordered_keys(kb):
-        items = _entries(getattr(kb, key))
         title = SECTION_TITLES.get(key, key.replace("_", " ").capitalize())
+        if key == "guideline_positions":
+            sections.append(ReportSection(key, title, _position_entries(kb)))
+            continue
+        items = _entries(getattr(kb, key))
         entries = tuple(_entry(item, index) for index, item in enumerate(items))
         sections.append(ReportSection(key, title, entries))
     return _with_citing_entries(sections)

@@ -179,13 +179,7 @@ def _merge_uncached(
         worst, best = max(ranks.values()), min(ranks.values())
         category = CATEGORIES[min(worst, 2)]
         reasons = [
-            Reason(
-                text=f"Listed as {per_group[g][option][0]} in table {row.id}"
-                + (f" for {g} risk" if len(possible) > 1 else ""),
-                rule=row.id,
-                sources=row.sources,
-                review_status=row.status.value,
-            )
+            _listed_because(kb, view, row, option, per_group[g][option][0], g, possible)
             for g in possible
             if option in per_group[g]
             for row in [per_group[g][option][1]]
@@ -212,6 +206,34 @@ def _merge_uncached(
             )
         drafts[option] = draft
     return drafts
+
+
+def _listed_because(
+    kb: KnowledgeBase,
+    view: GuidelineViewName,
+    row: TherapyTable,
+    option: str,
+    category: str,
+    group: RiskGroupName,
+    possible: tuple[RiskGroupName, ...],
+) -> Reason:
+    """Why the option is in this category: the table row, or in one guideline's view that
+    guideline's own position (its sources and review status)."""
+    text = f"Listed as {category} in table {row.id}" + (
+        f" for {group} risk" if len(possible) > 1 else ""
+    )
+    own = next((p for p in kb.positions(row.id, option) if p.body == view), None)
+    if own is None:
+        return Reason(text, row.id, row.sources, row.status.value)
+    name = kb.guideline_name(view)
+    if own.listing == "not-recorded":
+        return Reason(
+            f"{text}: {name}'s position is not recorded, so the merged category is shown",
+            row.id,
+            row.sources,
+            row.status.value,
+        )
+    return Reason(f"{text} ({name}: {own.text})", row.id, own.sources, own.status.value)
 
 
 def _dedupe(reasons: Iterable[Reason]) -> list[Reason]:
