@@ -10,10 +10,13 @@ runs, each in its own process so peak memory is its own:
 
 Reports seconds, patients/s, peak resident memory of the whole process tree (sampled
 from /proc every 0.1 s) and the ratio to the floor. Goal (issue 11): local <= 3x the
-floor, peak RSS <= 2 GB whatever N.
+floor, peak RSS <= 2 GB whatever N. Spark can run on a smaller export
+(``--spark-patients``), with its own floor measured on that export. The load average
+of the machine is printed before and after: the machine is shared, so the ratio to the
+same run's floor is the figure that counts.
 
-Run: ``.venv/bin/python benchmarks/bench_cohort.py [--patients 100000] [--no-spark]``
-(prints figures; asserts nothing).
+Run: ``.venv/bin/python benchmarks/bench_cohort.py [--patients 100000]
+[--spark-patients 20000] [--no-spark]`` (prints figures; asserts nothing).
 """
 
 from __future__ import annotations
@@ -102,10 +105,34 @@ def _floor(export: Path) -> None:
     print(con.execute(FLOOR_SQL.format(files=files)).fetchone())
 
 
+def _export(work: Path, patients: int, seed: int) -> Path:
+    export = work / f"export-{patients}"
+    if not (export / "manifest.json").exists():
+        seconds, _ = _measure([*RCCNAV, "cohort", "synth", "--patients", str(patients),
+                               "--seed", str(seed), "--out", str(export)])
+        size = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 2**20
+        print(f"synth: {patients:,} patients ({size:.0f} MiB NDJSON) in {seconds:.1f} s")
+    return export
+
+
+def _run(label: str, argv: list[str], patients: int, floor: float | None) -> float:
+    seconds, peak = _measure(argv)
+    ratio = f"{seconds / floor:>7.1f}x" if floor else f"{1.0:>7.1f}x"
+    print(f"{label:<36} {patients:>8,} {seconds:>8.1f} {patients / seconds:>11,.0f} "
+          f"{peak / 1024:>8.0f} MB {ratio}", flush=True)
+    return seconds
+
+
+RCCNAV = [sys.executable, "-m", "rccnav.adapters.cli"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--spark-patients", type=int,
+                        help="patients for the Spark run (default: --patients)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--at-first-line-start", action="store_true",
                         help="assess at first-line start (two reads per patient)")
@@ -116,32 +143,30 @@ def main() -> None:
         _floor(args.floor_only)
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rccnav-bench-cohort-"))
-    export = work / "export"
-    rccnav = [sys.executable, "-m", "rccnav.adapters.cli"]
+    when = ["--at", "first-line-start"] if args.at_first_line_start else ["--on", "2026-07-01"]
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)")
     try:
-        if not (export / "manifest.json").exists():
-            seconds, _ = _measure([*rccnav, "cohort", "synth", "--patients", str(args.patients),
-                                   "--seed", str(args.seed), "--out", str(export)])
-            print(f"synth: {args.patients} patients in {seconds:.1f} s")
-        size = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 2**20
-        print(f"export: {size:.0f} MiB NDJSON\n")
-        when = ["--at", "first-line-start"] if args.at_first_line_start else ["--on", "2026-07-01"]
-        runs = [("floor: DuckDB reads + extracts", [sys.executable, __file__, "--floor-only",
-                                                    str(export)])]
-        runs.append(("local engine (2 workers)", [*rccnav, "cohort", "assess", str(export),
-                                                  "--out", str(work / "local"), *when]))
+        export = _export(work, args.patients, args.seed)
+        print(f"\n{'run':<36} {'patients':>8} {'seconds':>8} {'patients/s':>11} "
+              f"{'peak RSS':>10} {'x floor':>8}")
+        floor = _run("floor: DuckDB reads + extracts", [sys.executable, __file__,
+                     "--floor-only", str(export)], args.patients, None)
+        shutil.rmtree(work / "local", ignore_errors=True)
+        _run(f"local engine ({args.workers} workers)",
+             [*RCCNAV, "cohort", "assess", str(export), "--out", str(work / "local"), *when,
+              "--workers", str(args.workers)], args.patients, floor)
         if not args.no_spark:
-            runs.append(("spark local[2]", [*rccnav, "cohort", "assess", str(export), "--out",
-                                            str(work / "spark"), *when, "--engine", "spark",
-                                            "--master", "local[2]"]))
-        floor = None
-        print(f"{'run':<32} {'seconds':>8} {'patients/s':>11} {'peak RSS':>10} {'x floor':>8}")
-        for label, argv in runs:
-            shutil.rmtree(work / label.split()[0], ignore_errors=True)
-            seconds, peak = _measure(argv)
-            floor = floor or seconds
-            print(f"{label:<32} {seconds:>8.1f} {args.patients / seconds:>11,.0f} "
-                  f"{peak / 1024:>8.0f} MB {seconds / floor:>7.1f}x", flush=True)
+            spark_n = args.spark_patients or args.patients
+            if spark_n != args.patients:
+                export = _export(work, spark_n, args.seed)
+                floor = _run("floor: DuckDB reads + extracts", [sys.executable, __file__,
+                             "--floor-only", str(export)], spark_n, None)
+            shutil.rmtree(work / "spark", ignore_errors=True)
+            _run("spark local[2]", [*RCCNAV, "cohort", "assess", str(export), "--out",
+                                    str(work / "spark"), *when, "--engine", "spark",
+                                    "--master", "local[2]"], spark_n, floor)
+        print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -70,8 +70,21 @@ def parse_date(value: Any) -> FhirDate | None:
     """``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or a dateTime; partial dates take day 1.
 
     The calendar date is read as written (the source's local date); a time zone
-    offset does not move it to another day.
+    offset does not move it to another day. A record repeats the same few dates many
+    times, so answers are remembered (FhirDate is never changed once made).
     """
+    if type(value) is not str:
+        return None
+    found = _PARSED.get(value, _UNPARSED)
+    if found is _UNPARSED:
+        found = _parse_date(value)
+        if len(_PARSED) >= _PARSED_MEMORY:
+            _PARSED.clear()  # bounded: odd input cannot grow it without limit
+        _PARSED[value] = found
+    return found  # type: ignore[return-value]
+
+
+def _parse_date(value: str) -> FhirDate | None:
     text = as_str(value)
     if text is None:
         return None
@@ -84,6 +97,11 @@ def parse_date(value: Any) -> FhirDate | None:
     except ValueError:
         return None
     return FhirDate(parsed, precise=day is not None, text=text.strip())
+
+
+_PARSED: dict[str, FhirDate | None] = {}
+_PARSED_MEMORY = 65_536
+_UNPARSED = object()
 
 
 def last_possible_day(found: FhirDate) -> date:
@@ -118,10 +136,14 @@ def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]
         return
     for coding in listed:
         if type(coding) is dict:
+            # as_str inlined: this runs for every coding of every concept read.
+            system = coding.get("system")
+            code = coding.get("code")
+            display = coding.get("display")
             yield (
-                as_str(coding.get("system")),
-                _code(coding.get("code")),
-                as_str(coding.get("display")),
+                system if type(system) is str and system else None,
+                code if type(code) is str and code else _code(code),
+                display if type(display) is str and display else None,
             )
 
 
