@@ -9,7 +9,8 @@ runs, each in its own process so peak memory is its own:
 - spark: ``cohort assess --engine spark --master local[2]`` (unless ``--no-spark``).
 
 Reports seconds, patients/s, peak resident memory of the whole process tree (sampled
-from /proc every 0.1 s) and the ratio to the floor. Goal (issue 11): local <= 3x the
+from /proc every 0.1 s), CPU seconds of the tree (user + system) and both ratios to the
+floor; on a loaded machine the CPU ratio is the steadier one. Goal (issue 11): local <= 3x the
 floor, peak RSS <= 2 GB whatever N. Spark can run on a smaller export
 (``--spark-patients``), with its own floor measured on that export. The load average
 of the machine is printed before and after: the machine is shared, so the ratio to the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,8 +73,15 @@ def _tree_rss_kib(root: int) -> int:
     return sum(rss.get(pid, 0) for pid in members)
 
 
-def _measure(argv: list[str]) -> tuple[float, int]:
-    """Run a command; its wall time and the peak RSS (KiB) of its process tree."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure(argv: list[str]) -> tuple[float, int, float]:
+    """Run a command: its wall time, the peak RSS (KiB) of its process tree and the CPU
+    seconds of the tree (user + system, every descendant that was waited for)."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
@@ -93,7 +102,7 @@ def _measure(argv: list[str]) -> tuple[float, int]:
     if process.returncode != 0:
         sys.stderr.write(err.decode(errors="replace")[-2000:])
         raise SystemExit(f"{argv[:4]} failed with status {process.returncode}")
-    return elapsed, peak
+    return elapsed, peak, _children_cpu() - cpu_before
 
 
 def _floor(export: Path) -> None:
@@ -108,19 +117,22 @@ def _floor(export: Path) -> None:
 def _export(work: Path, patients: int, seed: int) -> Path:
     export = work / f"export-{patients}"
     if not (export / "manifest.json").exists():
-        seconds, _ = _measure([*RCCNAV, "cohort", "synth", "--patients", str(patients),
+        seconds, _, _ = _measure([*RCCNAV, "cohort", "synth", "--patients", str(patients),
                                "--seed", str(seed), "--out", str(export)])
         size = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 2**20
         print(f"synth: {patients:,} patients ({size:.0f} MiB NDJSON) in {seconds:.1f} s")
     return export
 
 
-def _run(label: str, argv: list[str], patients: int, floor: float | None) -> float:
-    seconds, peak = _measure(argv)
-    ratio = f"{seconds / floor:>7.1f}x" if floor else f"{1.0:>7.1f}x"
+def _run(
+    label: str, argv: list[str], patients: int, floor: tuple[float, float] | None
+) -> tuple[float, float]:
+    seconds, peak, cpu = _measure(argv)
+    wall_ratio, cpu_ratio = (seconds / floor[0], cpu / floor[1]) if floor else (1.0, 1.0)
     print(f"{label:<36} {patients:>8,} {seconds:>8.1f} {patients / seconds:>11,.0f} "
-          f"{peak / 1024:>8.0f} MB {ratio}", flush=True)
-    return seconds
+          f"{peak / 1024:>8.0f} MB {wall_ratio:>7.1f}x {cpu:>8.1f} {cpu_ratio:>7.1f}x",
+          flush=True)
+    return seconds, cpu
 
 
 RCCNAV = [sys.executable, "-m", "rccnav.adapters.cli"]
@@ -149,7 +161,7 @@ def main() -> None:
     try:
         export = _export(work, args.patients, args.seed)
         print(f"\n{'run':<36} {'patients':>8} {'seconds':>8} {'patients/s':>11} "
-              f"{'peak RSS':>10} {'x floor':>8}")
+              f"{'peak RSS':>10} {'x floor':>8} {'CPU s':>8} {'x floor':>8}")
         floor = _run("floor: DuckDB reads + extracts", [sys.executable, __file__,
                      "--floor-only", str(export)], args.patients, None)
         shutil.rmtree(work / "local", ignore_errors=True)
