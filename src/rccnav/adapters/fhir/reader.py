@@ -88,6 +88,7 @@ from rccnav.core.case import (
     Disease,
     Germline,
     Histology,
+    Infections,
     Metastasis,
     PrimaryTumour,
     Sex,
@@ -661,9 +662,13 @@ def _comorbidities(
     values.update(extra)
     flags.update({k: v for k, v in extra_sources.items() if k not in flags})
     infections = infections_fact(safety, ctx)
-    if infections is not None:
-        values["infections"] = infections
+    # Nothing known: the one shared empty value (models are frozen), not the field's
+    # default, which pydantic deep-copies for every patient.
+    values["infections"] = infections if infections is not None else _NO_INFECTIONS
     return Comorbidities.model_validate({**values, "sources": flags})
+
+
+_NO_INFECTIONS = Infections()
 
 
 def _summary(index: ResourceIndex) -> InputSummary:
