@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from rccnav.core.records import quick_init
+
 FactorStatus = Literal["present", "absent", "unknown"]
 RiskGroupName = Literal["favorable", "intermediate", "poor"]
 Severity = Literal["info", "warning", "critical"]
@@ -19,6 +21,7 @@ GuidelineBodyName = Literal["nccn", "eau", "esmo"]
 GuidelineViewName = Literal["all", "nccn", "eau", "esmo"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One reason behind a recommendation, with the knowledge-base rule and sources."""
@@ -29,6 +32,7 @@ class Reason:
     review_status: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Factor:
     name: str
@@ -42,6 +46,7 @@ class Factor:
     observed_on: date | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MissingItem:
     """An unknown factor and what knowing it could change."""
@@ -53,6 +58,7 @@ class MissingItem:
     could_change_regimens: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Survival:
     risk_group: RiskGroupName
@@ -65,6 +71,7 @@ class Survival:
     caveat: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskResult:
     model: Literal["imdc", "mskcc"]
@@ -79,6 +86,7 @@ class RiskResult:
     sources: tuple[str, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GuidelinePosition:
     """What one guideline (NCCN, EAU or ESMO) says about an option in this setting."""
@@ -117,6 +125,7 @@ class TherapyOption:
     guideline_disagreement: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NoPreferred:
     """Why no option is preferred, and what to do next (never an unexplained empty list)."""
@@ -125,6 +134,7 @@ class NoPreferred:
     next_steps: tuple[str, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ExcludedOption:
     regimen: str
@@ -133,6 +143,7 @@ class ExcludedOption:
     guideline_disagreement: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SystemicTherapy:
     line: int
@@ -151,6 +162,7 @@ class SystemicTherapy:
     guideline_view: GuidelineViewName = "all"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """A recommendation from one decision module, with its reasons."""
@@ -160,6 +172,7 @@ class Decision:
     unknowns: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocalMeasure:
     id: str
@@ -168,6 +181,7 @@ class LocalMeasure:
     reasons: tuple[Reason, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Metastasectomy:
     recommendation: str
@@ -176,6 +190,7 @@ class Metastasectomy:
     adjuvant_pembrolizumab: Decision
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MonitoringCheck:
     """One baseline check or monitoring item, for the agents of a regimen that need it."""
@@ -189,6 +204,7 @@ class MonitoringCheck:
     review_status: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BeforeTreating:
     """What to check before and during one offered regimen (or bone-targeted agent)."""
@@ -198,6 +214,7 @@ class BeforeTreating:
     checks: tuple[MonitoringCheck, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Warning:
     code: str
@@ -208,6 +225,7 @@ class Warning:
     sources: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class KnowledgeBaseRef:
     version: str
@@ -216,6 +234,7 @@ class KnowledgeBaseRef:
     guideline_positions_version: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class InputSummary:
     """What the adapter read: the kind of input and resources used or not used."""
@@ -225,6 +244,7 @@ class InputSummary:
     unused: dict[str, int] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Assessment:
     on: date

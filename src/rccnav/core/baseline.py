@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from rccnav.core.assessment import Warning
 from rccnav.core.case import Case, Measurement, PerformanceStatus, ResultStatus, Sex
+from rccnav.core.records import quick_init
 from rccnav.core.renal_function import (
     RenalEstimate,
     RenalInputError,
@@ -41,6 +42,7 @@ LAB_FIELDS = (
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Limit:
     """A reference limit as an interval: a lab's own limit has low == high."""
@@ -50,6 +52,7 @@ class Limit:
     reference: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LabValue:
     analyte: str
@@ -63,6 +66,7 @@ class LabValue:
     method: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Baseline:
     on: date

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from rccnav.core.records import quick_init
+
 RenalSex = Literal["female", "male"]
 
 CKD_EPI_2021 = "CKD-EPI 2021 (race-free creatinine equation, Inker 2021)"
@@ -39,6 +41,7 @@ _CG_FEMALE_FACTOR = 0.85
 ADULT_AGE = 18
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RenalEstimate:
     value: float

@@ -16,6 +16,7 @@ from typing import Literal
 
 from rccnav.core.baseline import Baseline, LabValue
 from rccnav.core.case import Case
+from rccnav.core.records import quick_init
 from rccnav.knowledge.model import KnowledgeBase
 
 RULE = "emergency.hypercalcaemia"
@@ -23,6 +24,7 @@ RULE = "emergency.hypercalcaemia"
 Grade = Literal["mild", "moderate", "severe", "present"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Calcium:
     """``raised``: True / False / None (unknown); ``grade`` when raised."""

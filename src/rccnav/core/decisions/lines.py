@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from rccnav.core.assessment import Reason, Warning
 from rccnav.core.case import Case, PriorTherapy, Response, StopReason, TherapySetting
 from rccnav.core.decisions.common import because, resolve_agents
+from rccnav.core.records import quick_init
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
@@ -34,6 +35,7 @@ VEGF_CLASSES = frozenset({AgentClass.VEGFR_TKI, AgentClass.VEGF_ANTIBODY})
 _MONTH_DAYS = 30.4375
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Line:
     number: int

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from rccnav.core.assessment import Factor
 from rccnav.core.baseline import Baseline, LabValue, Limit
 from rccnav.core.case import Case
+from rccnav.core.records import quick_init
 from rccnav.knowledge.model import KnowledgeBase
 
 
@@ -24,6 +25,7 @@ def first_anniversary(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FirstLine:
     """When first-line systemic therapy for metastatic disease started, once it has.
