@@ -75,3 +75,17 @@ def test_terminology_cache_round_trips(cache: Path, tmp_path: Path) -> None:
     assert len(list(cache.glob("terminology-*.pickle"))) == 1
     assert second.version == first.version
     assert second.data == first.data
+
+
+def test_changed_knowledge_base_code_is_rebuilt_not_served_stale(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pickle made before a new field or index was added must not be served."""
+    from rccnav.knowledge import compiled_cache
+
+    data_dir = _copy_kb(tmp_path)
+    load_knowledge_base(data_dir)
+    monkeypatch.setattr(compiled_cache, "_code_digest", lambda: "code of another version")
+    rebuilt = load_knowledge_base(data_dir)
+    assert len(list(cache.glob("knowledge-base-*.pickle"))) == 2
+    assert rebuilt.numbers  # indexes of the current code

@@ -28,6 +28,7 @@ from rccnav.core.decisions import (
     therapy_safety,
 )
 from rccnav.core.decisions.lines import Line, current_line
+from rccnav.core.decisions.safety_facts import Facts
 from rccnav.core.prognosis.factors import FirstLine, shared_factors
 from rccnav.core.prognosis.imdc import imdc_risk
 from rccnav.core.prognosis.mskcc import mskcc_risk
@@ -59,6 +60,7 @@ def assess(
         # Decisions see performance status only as usable on ``on``.
         case = case.model_copy(update={"performance": baseline.performance})
     case, ned_warnings = no_evidence_of_disease.without_stale_ned(case, kb)
+    facts = Facts(case, kb)  # after the last change to ``case`` above
     line = current_line(case, kb, on)
     shared = shared_factors(case, baseline, kb, on, _first_line(line, on))
     imdc = imdc_risk(case, baseline, kb, on, line.number, shared)
@@ -74,11 +76,11 @@ def assess(
     else:
         surveillance = active_surveillance.decide(case, imdc, line, kb)
         therapy = systemic_therapy.without_surveillance(
-            systemic_therapy.decide(case, imdc, line, kb, guideline), surveillance
+            systemic_therapy.decide(case, imdc, line, kb, guideline, facts), surveillance
         )
         # Promotion runs after every exclusion and demotion.
         therapy = systemic_therapy.promote(therapy, imdc.possible_groups, kb)
-    safety_warnings = therapy_safety.check(case, line, therapy, kb)
+    safety_warnings = therapy_safety.check(case, line, therapy, kb, facts)
     imdc = _with_regimen_impact(imdc, therapy)
     local = local_therapy.decide(
         case,

@@ -2,11 +2,13 @@
 
 Parsing and validating the reviewable YAML costs more than assessing a patient, so a
 command-line run reuses the compiled objects from its previous run. The cache is keyed
-by the SHA-256 of the YAML bytes and the versions of rccnav, pydantic and Python: any
-edit to a YAML file, or an upgrade, builds and stores a fresh copy. The cache lives in
-``$RCCNAV_CACHE_DIR``, else ``$XDG_CACHE_HOME/rccnav``, else ``~/.cache/rccnav``, is
-written atomically, and ``RCCNAV_NO_CACHE=1`` turns it off. Any problem reading or
-writing it falls back to building from the YAML: the cache can only save time.
+by the SHA-256 of the YAML bytes, of the code that builds and shapes the compiled objects
+(this package's modules) and the versions of rccnav, pydantic and Python: any edit to a
+YAML file or to the knowledge-base model, or an upgrade, builds and stores a fresh copy.
+The cache lives in ``$RCCNAV_CACHE_DIR``, else ``$XDG_CACHE_HOME/rccnav``, else
+``~/.cache/rccnav``, is written atomically, and ``RCCNAV_NO_CACHE=1`` turns it off. Any
+problem reading or writing it falls back to building from the YAML: the cache can only
+save time.
 """
 
 from __future__ import annotations
@@ -42,8 +44,26 @@ def _stamp(kind: str, checksum: str) -> str:
 
     from rccnav import __version__
 
-    parts = (str(_FORMAT), kind, checksum, __version__, pydantic.VERSION, sys.version)
+    parts = (
+        str(_FORMAT),
+        kind,
+        checksum,
+        _code_digest(),
+        __version__,
+        pydantic.VERSION,
+        sys.version,
+    )
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _code_digest() -> str:
+    """Digest of this package's modules: a new field or index (knowledge-base model,
+    loader, terminology) must not meet a pickle made by the previous code."""
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
 
 
 def cached(kind: str, checksum: str, build: Callable[[], T], expected: type[T]) -> T:

@@ -151,6 +151,14 @@ def _indexes(kb: KnowledgeBase) -> dict[str, Any]:
     }
     positions = guideline_positions.resolve(kb)
     tables, unlisted = guideline_positions.view_tables(kb, positions)
+    numbers = {
+        rule.id: {
+            name: float(value)
+            for name, value in rule.parameters.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        for rule in kb.rules.values()
+    }
     return {
         "regimen_class_index": classes,
         "contraindication_index": affected,
@@ -158,6 +166,7 @@ def _indexes(kb: KnowledgeBase) -> dict[str, Any]:
         "disagreement_index": guideline_positions.disagreements(positions, kb),
         "view_tables": tables,
         "unlisted_index": unlisted,
+        "numbers": numbers,
     }
 
 

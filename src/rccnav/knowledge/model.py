@@ -370,6 +370,9 @@ class KnowledgeBase(_KB):
     disagreement_index: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: view -> table id -> options with a position there that the view does not list.
     unlisted_index: dict[str, dict[str, tuple[str, ...]]] = Field(default_factory=dict)
+    #: Every numeric rule parameter as a float, ``{rule id: {name: value}}``: ``param`` is
+    #: called some 40 times per assessment.
+    numbers: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     def regimen_classes(self, option_id: str) -> frozenset[AgentClass]:
         """Drug classes in a regimen (empty for non-drug options)."""
@@ -396,6 +399,10 @@ class KnowledgeBase(_KB):
         return self.rules[rule_id]
 
     def param(self, rule_id: str, name: str) -> float:
+        try:
+            return self.numbers[rule_id][name]
+        except KeyError:
+            pass  # not indexed (a knowledge base built by hand) or not a number: say which
         value = self.rules[rule_id].parameters[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"parameter {rule_id}.{name} is not a number")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rccnav.core.case import Case, Sex
 from rccnav.core.decisions.common import brain_metastases, good_performance
-from rccnav.core.decisions.safety_facts import fact
+from rccnav.core.decisions.safety_facts import Facts
 from rccnav.knowledge.model import CHECKPOINT_CLASSES, KnowledgeBase
 
 RULE = "therapy.aldesleukin-fitness"
@@ -63,8 +63,8 @@ def _cardiac_ok(case: Case) -> bool | None:
     return c.cardiac_function_normal
 
 
-def _pulmonary_ok(case: Case, kb: KnowledgeBase) -> bool | None:
-    if fact(case, "resting_hypoxia", kb) is True:
+def _pulmonary_ok(case: Case, facts: Facts) -> bool | None:
+    if facts["resting_hypoxia"] is True:
         return False
     return case.comorbidities.pulmonary_function_normal
 
@@ -76,8 +76,8 @@ def _brain_ok(case: Case) -> bool | None:
     return not (present and untreated)
 
 
-def _no_barring_ici_toxicity(case: Case, kb: KnowledgeBase) -> bool | None:
-    barred = fact(case, "ici_rechallenge_barred", kb)
+def _no_barring_ici_toxicity(case: Case, kb: KnowledgeBase, facts: Facts) -> bool | None:
+    barred = facts["ici_rechallenge_barred"]
     if barred is not None:
         return not barred
     had_checkpoint = any(
@@ -93,7 +93,9 @@ def _absent(value: bool | None) -> bool | None:
     return None if value is None else not value
 
 
-def assess(case: Case, kb: KnowledgeBase) -> Fitness:
+def assess(case: Case, kb: KnowledgeBase, facts: Facts | None = None) -> Fitness:
+    """``facts``: the patient's safety facts, when the caller has them already."""
+    facts = Facts(case, kb) if facts is None else facts
     fitness = Fitness()
     _judge(
         fitness,
@@ -109,7 +111,7 @@ def assess(case: Case, kb: KnowledgeBase) -> Fitness:
     )
     _judge(
         fitness,
-        _pulmonary_ok(case, kb),
+        _pulmonary_ok(case, facts),
         "abnormal pulmonary function or hypoxia",
         "pulmonary function tests",
     )
@@ -122,7 +124,7 @@ def assess(case: Case, kb: KnowledgeBase) -> Fitness:
     _judge(fitness, _brain_ok(case), "untreated brain metastases", "brain imaging")
     _judge(
         fitness,
-        _absent(fact(case, "active_autoimmune_disease", kb)),
+        _absent(facts["active_autoimmune_disease"]),
         "active autoimmune disease",
         "autoimmune disease history",
     )
@@ -134,14 +136,14 @@ def assess(case: Case, kb: KnowledgeBase) -> Fitness:
     )
     _judge(
         fitness,
-        _absent(fact(case, "immunosuppressive_corticosteroids", kb)),
+        _absent(facts["immunosuppressive_corticosteroids"]),
         "systemic corticosteroids above 10 mg/day prednisone equivalent",
         "current corticosteroid dose",
     )
     _judge(fitness, _not_pregnant(case), "pregnancy", "pregnancy status")
     _judge(
         fitness,
-        _no_barring_ici_toxicity(case, kb),
+        _no_barring_ici_toxicity(case, kb, facts),
         "prior checkpoint-inhibitor toxicity that bars further immunotherapy",
         "grade and organ of prior immune-related adverse events",
     )

@@ -169,6 +169,26 @@ def fact(case: Case, name: str, kb: KnowledgeBase) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+class Facts(dict[str, bool | None]):
+    """One patient's safety facts, each worked out on first use and then looked up.
+
+    The contraindication rules are checked against the options and again against the
+    proposed therapy, and the HD IL-2 fitness asks some of the same questions: one table
+    per assessment answers each once (``facts[name]`` is ``fact(case, name, kb)``).
+    """
+
+    __slots__ = ("_case", "_kb")
+
+    def __init__(self, case: Case, kb: KnowledgeBase) -> None:
+        super().__init__()
+        self._case = case
+        self._kb = kb
+
+    def __missing__(self, name: str) -> bool | None:
+        value = self[name] = fact(self._case, name, self._kb)
+        return value
+
+
 _LABELS = {
     "ici_rechallenge_barred": "prior immune-related adverse events (organ and grade)",
     "transplant_of_unrecorded_organ": "organ transplanted",

@@ -28,7 +28,7 @@ from rccnav.core.case import Case, Gene, Histology
 from rccnav.core.decisions import aldesleukin_fitness, guideline_views
 from rccnav.core.decisions.common import because, brain_metastases
 from rccnav.core.decisions.lines import Line
-from rccnav.core.decisions.safety_facts import fact, fact_label, rule_message
+from rccnav.core.decisions.safety_facts import Facts, fact_label, rule_message
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
@@ -409,12 +409,16 @@ def _apply_belzutifan_indication(
 
 
 def _apply_aldesleukin_fitness(
-    case: Case, drafts: dict[str, _Draft], kb: KnowledgeBase, excluded: list[ExcludedOption]
+    case: Case,
+    drafts: dict[str, _Draft],
+    kb: KnowledgeBase,
+    excluded: list[ExcludedOption],
+    facts: Facts,
 ) -> None:
     """High-dose IL-2 only when every fitness criterion is met (aldesleukin_fitness)."""
     if "aldesleukin" not in drafts:
         return
-    fitness = aldesleukin_fitness.assess(case, kb)
+    fitness = aldesleukin_fitness.assess(case, kb, facts)
     rule = kb.rule(aldesleukin_fitness.RULE)
     if fitness.unmet:
         text = "High-dose IL-2 is not suitable: " + "; ".join(fitness.unmet) + "."
@@ -437,10 +441,11 @@ def _apply_contraindications(
     kb: KnowledgeBase,
     excluded: list[ExcludedOption],
     reasons: list[Reason],
+    facts: Facts,
 ) -> None:
     unknown_relevant: set[str] = set()
     for rule in kb.contraindications:
-        flag = fact(case, rule.comorbidity, kb)
+        flag = facts[rule.comorbidity]
         if flag is False or (flag is None and rule.severity == "caution"):
             continue
         if flag is None:
@@ -509,7 +514,10 @@ def decide(
     line: Line,
     kb: KnowledgeBase,
     view: GuidelineViewName = "all",
+    facts: Facts | None = None,
 ) -> SystemicTherapy:
+    """``facts``: the patient's safety facts, when the caller has them already."""
+    facts = Facts(case, kb) if facts is None else facts
     reasons: list[Reason] = []
     excluded: list[ExcludedOption] = []
     histology = effective_histology(case)
@@ -529,8 +537,8 @@ def decide(
         reasons.append(because(kb, "local.brain-metastases"))
     _apply_prior_therapy(line, drafts, kb, excluded)
     _apply_belzutifan_indication(table_histology, line, drafts, kb, excluded)
-    _apply_contraindications(case, drafts, kb, excluded, reasons)
-    _apply_aldesleukin_fitness(case, drafts, kb, excluded)
+    _apply_contraindications(case, drafts, kb, excluded, reasons, facts)
+    _apply_aldesleukin_fitness(case, drafts, kb, excluded, facts)
     _apply_sarcomatoid(case, drafts, kb, reasons)
     _apply_poor_performance(case, drafts, kb)
     if view != "all":

@@ -12,7 +12,7 @@ from rccnav.core.assessment import SystemicTherapy, Warning
 from rccnav.core.case import Case
 from rccnav.core.decisions.common import resolve_agents
 from rccnav.core.decisions.lines import Line
-from rccnav.core.decisions.safety_facts import fact, fact_source, rule_message
+from rccnav.core.decisions.safety_facts import Facts, fact_source, rule_message
 from rccnav.core.decisions.systemic_therapy import effective_histology
 from rccnav.knowledge.model import (
     PD1_AXIS_CLASSES,
@@ -185,12 +185,12 @@ def _affects(rule: Contraindication, agent: str, kb: KnowledgeBase) -> bool:
 
 
 def _contraindication_warnings(
-    case: Case, agents: list[str], therapy: SystemicTherapy, kb: KnowledgeBase
+    case: Case, agents: list[str], therapy: SystemicTherapy, kb: KnowledgeBase, facts: Facts
 ) -> list[Warning]:
     warnings: list[Warning] = []
     recommended = [o.regimen for o in therapy.options]
     for rule in kb.contraindications:
-        if fact(case, rule.comorbidity, kb) is not True:
+        if facts[rule.comorbidity] is not True:
             continue
 
         in_proposal = [a for a in agents if _affects(rule, a, kb)]
@@ -223,7 +223,14 @@ def _contraindication_warnings(
     return warnings
 
 
-def check(case: Case, line: Line, therapy: SystemicTherapy, kb: KnowledgeBase) -> list[Warning]:
+def check(
+    case: Case,
+    line: Line,
+    therapy: SystemicTherapy,
+    kb: KnowledgeBase,
+    facts: Facts | None = None,
+) -> list[Warning]:
+    """``facts``: the patient's safety facts, when the caller has them already."""
     agents, warnings = _resolve(case, kb)
     where = (case.proposed_therapy.source if case.proposed_therapy else None) or "proposed_therapy"
     if agents:
@@ -240,5 +247,6 @@ def check(case: Case, line: Line, therapy: SystemicTherapy, kb: KnowledgeBase) -
             warnings.append(
                 Warning("ici-rechallenge", "warning", rule.statement, where, rule.id, rule.sources)
             )
-    warnings.extend(_contraindication_warnings(case, agents, therapy, kb))
+    facts = Facts(case, kb) if facts is None else facts
+    warnings.extend(_contraindication_warnings(case, agents, therapy, kb, facts))
     return warnings
