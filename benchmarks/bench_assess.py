@@ -5,7 +5,11 @@ Run: ``python benchmarks/bench_assess.py`` (options: ``--calls``, ``--warmup``, 
 Measures, for a complete case and an incomplete case (several unknowns):
 
 - per-call latency with ``time.perf_counter_ns`` over ``--calls`` calls after ``--warmup``
-  calls (p50, p90, p99, max);
+  calls (p50, p90, p99, max), interleaved call by call with a **floor**: the same case scored
+  by a hand-written IMDC + MSKCC (the seven factors from the lab's own limits, each with a
+  one-line explanation) and a first-line table look-up. The floor is what any explained
+  risk score costs in Python on this machine at this moment; on a shared machine the ratio
+  to it is the figure that counts;
 - throughput (cases/s) from a separate batched loop without per-call timers;
 - peak traced memory of one call, and memory retained after ``--memory-calls`` more calls
   (``tracemalloc``; a leak check);
@@ -13,8 +17,8 @@ Measures, for a complete case and an incomplete case (several unknowns):
   the first call (which builds the UCUM registry), measured in a subprocess.
 
 A benchmark, not a test: it reports, it never asserts (DESIGN.md: benchmarks live in
-``benchmarks/``, never as timed assertions). Target on the 2-core CI machine: p50 <= 100 us,
-p99 <= 500 us.
+``benchmarks/``, never as timed assertions). Target (issue: fast from the first call):
+p50 <= 100 us and p99 <= 300 us on both cases.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import cProfile
 import datetime as dt
 import gc
 import json
+import os
 import platform
 import pstats
 import subprocess
@@ -33,7 +38,7 @@ import tracemalloc
 from typing import Any
 
 TARGET_P50_US = 100.0
-TARGET_P99_US = 500.0
+TARGET_P99_US = 300.0
 ON = dt.date(2026, 11, 1)
 
 # Synthetic patients (no real data). Complete: every IMDC/MSKCC item known, staging complete,
@@ -155,18 +160,89 @@ def _percentile(sorted_values: list[int], fraction: float) -> float:
     return float(sorted_values[index])
 
 
+# The floor's first-line table: regimen ids by IMDC group (clear cell), as a look-up.
+_FLOOR_TABLE = {
+    "favorable": ("axitinib+pembrolizumab", "cabozantinib+nivolumab", "lenvatinib+pembrolizumab"),
+    "intermediate": (
+        "axitinib+pembrolizumab",
+        "cabozantinib+nivolumab",
+        "ipilimumab+nivolumab",
+        "lenvatinib+pembrolizumab",
+    ),
+    "poor": (
+        "axitinib+pembrolizumab",
+        "cabozantinib+nivolumab",
+        "ipilimumab+nivolumab",
+        "lenvatinib+pembrolizumab",
+    ),
+}
+_FLOOR_GROUPS = ("favorable", "intermediate", "intermediate", "poor")
+
+
+def _floor_factor(name: str, m: Any, above: bool, multiple: float = 1.0) -> tuple[str, str, str]:
+    """One lab factor from the lab's own limit, with its explanation (unknown if either is)."""
+    if m is None:
+        return name, "unknown", f"no {name} result"
+    limit = m.high if above else m.low
+    if limit is None:
+        return name, "unknown", f"{m.value:g} {m.unit}, no limit known"
+    limit *= multiple
+    present = m.value > limit if above else m.value < limit
+    word = ("above" if present else "not above") if above else ("below" if present else "not below")
+    return name, "present" if present else "absent", f"{m.value:g} {m.unit} is {word} {limit:g}"
+
+
+def floor(case: Any, on: dt.date) -> tuple[Any, ...]:
+    """Hand-written, explained IMDC and MSKCC with a table look-up: the same-run floor.
+
+    Deliberately minimal (lab limits only, no unit conversion, no data checks, no
+    decisions): the least work an explained risk score does in Python.
+    """
+    labs, ps, diagnosed = case.labs, case.performance, case.diagnosis.date
+    if ps is not None and ps.kps is not None:
+        kps = ("performance_status", "present" if ps.kps < 80 else "absent", f"KPS {ps.kps}")
+    else:
+        kps = ("performance_status", "unknown", "KPS not recorded")
+    if diagnosed is None:
+        timing = ("time_to_treatment", "unknown", "diagnosis date unknown")
+    else:
+        days = (on - diagnosed).days
+        timing = ("time_to_treatment", "present" if days < 365 else "absent", f"{days} days")
+    shared = (kps, timing, _floor_factor("hemoglobin", labs.hemoglobin, above=False))
+    imdc = (
+        *shared,
+        _floor_factor("calcium", labs.calcium_corrected or labs.calcium_total, above=True),
+        _floor_factor("neutrophils", labs.neutrophils, above=True),
+        _floor_factor("platelets", labs.platelets, above=True),
+    )
+    mskcc = (*shared, _floor_factor("ldh", labs.ldh, above=True, multiple=1.5))
+    out: list[Any] = []
+    for factors in (imdc, mskcc):
+        present = sum(1 for f in factors if f[1] == "present")
+        unknown = sum(1 for f in factors if f[1] == "unknown")
+        groups = sorted({_FLOOR_GROUPS[min(c, 3)] for c in range(present, present + unknown + 1)})
+        out.append((factors, groups, _FLOOR_TABLE[groups[-1]]))
+    return tuple(out)
+
+
 def _latency(case: Any, kb: Any, calls: int, warmup: int) -> dict[str, float]:
     from rccnav import assess
 
     for _ in range(warmup):
         assess(case, kb, ON)
+        floor(case, ON)
     clock = time.perf_counter_ns
     samples = [0] * calls
-    for i in range(calls):
+    floors = [0] * calls
+    for i in range(calls):  # interleaved, so that load on the machine hits both alike
         start = clock()
         assess(case, kb, ON)
-        samples[i] = clock() - start
+        middle = clock()
+        floor(case, ON)
+        floors[i] = clock() - middle
+        samples[i] = middle - start
     samples.sort()
+    floors.sort()
     batch_start = clock()
     for _ in range(calls):
         assess(case, kb, ON)
@@ -178,6 +254,8 @@ def _latency(case: Any, kb: Any, calls: int, warmup: int) -> dict[str, float]:
         "max_us": samples[-1] / 1e3,
         "mean_us": sum(samples) / len(samples) / 1e3,
         "throughput_per_s": calls / (batch_ns / 1e9),
+        "floor_p50_us": _percentile(floors, 0.50) / 1e3,
+        "floor_p99_us": _percentile(floors, 0.99) / 1e3,
     }
 
 
@@ -291,9 +369,9 @@ def main() -> None:
         rows[name].update(_memory(case, kb, args.memory_calls))
 
     print(
-        f"rccnav assess() benchmark - Python {platform.python_version()}, "
-        f"{platform.machine()}, KB {kb.version}, {args.calls} timed calls/case "
-        f"after {args.warmup} warm-up"
+        f"rccnav assess() benchmark - {dt.date.today()}, Python {platform.python_version()}, "
+        f"{platform.machine()} x {os.cpu_count()} cores, KB {kb.version}, {args.calls} timed "
+        f"calls/case after {args.warmup} warm-up"
     )
     header = (
         f"{'case':<11}{'p50 us':>9}{'p90 us':>9}{'p99 us':>9}{'max us':>10}"
@@ -306,6 +384,15 @@ def main() -> None:
             f"{name:<11}{r['p50_us']:>9.1f}{r['p90_us']:>9.1f}{r['p99_us']:>9.1f}"
             f"{r['max_us']:>10.1f}{r['mean_us']:>9.1f}{r['throughput_per_s']:>10.0f}"
             f"{r['one_call_peak_kib']:>15.1f}{r['retained_after_batch_kib']:>14.1f}"
+        )
+    print(
+        f"\nfloor (hand-written explained IMDC + MSKCC + table look-up, interleaved):\n"
+        f"{'case':<11}{'p50 us':>9}{'p99 us':>9}{'ratio p50':>11}{'ratio p99':>11}"
+    )
+    for name, r in rows.items():
+        print(
+            f"{name:<11}{r['floor_p50_us']:>9.1f}{r['floor_p99_us']:>9.1f}"
+            f"{r['p50_us'] / r['floor_p50_us']:>10.1f}x{r['p99_us'] / r['floor_p99_us']:>10.1f}x"
         )
     print(
         f"\ncold start (fresh interpreter, median of {args.cold_runs}): import "
