@@ -105,6 +105,7 @@ class GuidelinePosition:
     risk_groups: tuple[RiskGroupName, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TherapyOption:
     regimen: str
