@@ -96,7 +96,7 @@ def test_a_medication_missing_from_the_export_makes_the_patient_unusable_and_say
     (export / "Medication.ndjson").write_bytes(b"\n".join(medications[1:]) + b"\n")
     out = tmp_path / "out"
     assert main(["cohort", "assess", str(export), "--out", str(out), "--on", "2025-06-01"]) == 0
-    capsys.readouterr()
+    assert "copies of shared Medications were read with the patients" in capsys.readouterr().err
     rows = read_rows(out)
     missing = [row for row in rows if row["reason"] and f"Medication/{gone}" in row["reason"]]
     users = [pid for pid, ids in _referenced_ids(export).items() if gone in ids]

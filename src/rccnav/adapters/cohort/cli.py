@@ -74,10 +74,16 @@ def _assess(args: argparse.Namespace) -> int:
         summary = run_local(args.input, args.out, options, workers)
     rate = summary.patients / summary.seconds if summary.seconds else 0.0
     unrouted = sum(summary.unrouted.values())
+    shared = (
+        f" ({summary.shared_attached} copies of shared Medications were read with the "
+        "patients whose records reference them)"
+        if summary.shared_attached
+        else " and were not used"
+    )
     _say(
         f"{summary.patients} patients: {summary.assessed} assessed, {summary.unusable} "
         f"unusable, {summary.errors} errors ({summary.seconds:.1f} s, {rate:.0f} patients/s); "
-        f"{unrouted} resources belong to no patient and were not used; "
+        f"{unrouted} resources belong to no patient{shared}; "
         f"rows in {args.out / 'patients.parquet'} and patients.csv"
     )
     return 1 if summary.errors else 0
