@@ -14,7 +14,7 @@ from rccnav.adapters.intake import assess_input, read_input
 from rccnav.adapters.render.document import DISCLAIMER, factor_label
 from rccnav.adapters.render.markdown import escape, render_markdown
 from rccnav.adapters.render.text import render_text
-from rccnav.adapters.render.wording import reference
+from rccnav.adapters.render.wording import reference, regimen_name
 from rccnav.core.assessment import Assessment, Warning
 from rccnav.knowledge.loader import default_knowledge_base
 
@@ -55,8 +55,10 @@ def test_every_part_of_the_assessment_is_shown(assessments: dict[str, Assessment
                 group = result.risk_group or "undetermined"
                 assert group in rendered
             therapy = assessment.systemic_therapy
+            # Options are shown by their clinical names (the ids stay in the JSON).
+            kb = default_knowledge_base()
             for regimen in (*therapy.preferred, *therapy.other, *therapy.certain_circumstances):
-                assert escape(regimen) in rendered
+                assert escape(regimen_name(regimen, kb)) in rendered
             for title in (
                 "Systemic therapy",
                 "Cytoreductive nephrectomy",

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from rccnav.adapters.render.wording import display_units, plain_words
 from rccnav.core.assessment import (
     Assessment,
     Decision,
@@ -478,7 +479,13 @@ def _knowledge_base() -> KnowledgeBase | None:
 
 
 def _narrative(text: str) -> JSON:
-    """A generated XHTML narrative (FHIR dom-6; the div must be well-formed XHTML)."""
+    """A generated XHTML narrative (FHIR dom-6; the div must be well-formed XHTML).
+
+    The narrative is what an EHR shows a clinician: units for display and no table,
+    case-file field or regimen ids (the coded elements keep them)."""
+    kb = _knowledge_base()
+    if kb is not None:
+        text = plain_words(display_units(text), kb)
     body = html.escape(text, quote=False)
     return {
         "status": "generated",

@@ -11,11 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from rccnav.adapters.render.wording import Citations, cite, review_note
+from rccnav.adapters.render.wording import (
+    Citations,
+    cite,
+    field_label,
+    provenance,
+    regimen_name,
+    review_note,
+)
 from rccnav.core.assessment import (
     Assessment,
     Decision,
     ExcludedOption,
+    Factor,
     GuidelinePosition,
     RiskResult,
     SystemicTherapy,
@@ -110,14 +118,19 @@ def sorted_warnings(warnings: Iterable[Warning]) -> list[Warning]:
     return sorted(warnings, key=lambda w: SEVERITY_ORDER.get(w.severity, 3))
 
 
-def _warnings(assessment: Assessment) -> Section | None:
+def source_label(source: str, kb: KnowledgeBase) -> str:
+    """What a warning is about, in clinical words (FHIR resource references kept)."""
+    return ", ".join(field_label(part.strip(), kb) for part in source.split(","))
+
+
+def _warnings(assessment: Assessment, kb: KnowledgeBase) -> Section | None:
     if not assessment.warnings:
         return None
     section = Section("Warnings")
     for warning in sorted_warnings(assessment.warnings):
         details = []
         if warning.source:
-            details.append(f"about: {warning.source}")
+            details.append(f"about: {source_label(warning.source, kb)}")
         if warning.sources:
             details.append(f"sources {cite(warning.sources)}")
         section.add(
@@ -147,15 +160,18 @@ def _group_summary(result: RiskResult) -> str:
     )
 
 
-def risk_section(result: RiskResult, title: str) -> Section:
+def _evidence(factor: Factor, kb: KnowledgeBase) -> str:
+    """The factor's evidence and, in clinical words, what it was read from and when."""
+    read_from = provenance(factor.name, factor.source, factor.observed_on, kb)
+    return factor.evidence + (f" ({read_from})" if read_from else "")
+
+
+def risk_section(result: RiskResult, title: str, kb: KnowledgeBase | None = None) -> Section:
+    kb = kb or default_knowledge_base()
     section = Section(title, level=3)
     section.add(_group_summary(result))
     rows = tuple(
-        (
-            factor_label(factor.name),
-            factor.status,
-            factor.evidence + (f" (source: {factor.source})" if factor.source else ""),
-        )
+        (factor_label(factor.name), factor.status, _evidence(factor, kb))
         for factor in result.factors
     )
     section.add(Table(("factor", "status", "evidence"), rows))
@@ -204,6 +220,7 @@ def guideline_line(positions: Iterable[GuidelinePosition], disagreement: str | N
 
 
 def _option(option: TherapyOption) -> Item:
+    # The clinical name leads; the regimen id stays in the JSON output.
     details = [reason_line(r) for r in option.reasons]
     guidelines = guideline_line(option.guideline_positions, option.guideline_disagreement)
     if guidelines:
@@ -214,14 +231,14 @@ def _option(option: TherapyOption) -> Item:
         details.append(f"only if the risk group is: {', '.join(option.only_if_risk)}")
     details.extend(f"caution: {c}" for c in option.cautions)
     details.append(f"sources {cite(option.sources)}; {review_note(option.review_status)}")
-    return Item(option.name, lead=option.regimen, details=tuple(details))
+    return Item(option.name, details=tuple(details))
 
 
-def _excluded(item: ExcludedOption) -> Item:
+def _excluded(item: ExcludedOption, kb: KnowledgeBase) -> Item:
     guidelines = guideline_line(item.guideline_positions, item.guideline_disagreement)
     return Item(
         reason_line(item.reason),
-        lead=item.regimen,
+        lead=regimen_name(item.regimen, kb),
         details=(guidelines,) if guidelines else (),
     )
 
@@ -239,7 +256,7 @@ def view_line(therapy: SystemicTherapy) -> str:
     )
 
 
-def _systemic(therapy: SystemicTherapy) -> Section:
+def _systemic(therapy: SystemicTherapy, kb: KnowledgeBase) -> Section:
     section = Section("Systemic therapy")
     section.add(f"Line {therapy.line} ({therapy.setting}).", view_line(therapy))
     if therapy.depends_on_unknown_risk:
@@ -257,7 +274,7 @@ def _systemic(therapy: SystemicTherapy) -> Section:
         ids = lists[category]
         sub = Section(title, level=3)
         if not ids and category == "preferred" and therapy.no_preferred is not None:
-            steps = ", ".join(s.replace("-", " ") for s in therapy.no_preferred.next_steps)
+            steps = ", ".join(regimen_name(s, kb) for s in therapy.no_preferred.next_steps)
             sub.add(
                 Item(
                     reason_line(therapy.no_preferred.reason),
@@ -270,11 +287,11 @@ def _systemic(therapy: SystemicTherapy) -> Section:
             sub.add("None listed.")
         for regimen in ids:
             option = by_id.get(regimen)
-            sub.add(_option(option) if option else Item(regimen))
+            sub.add(_option(option) if option else Item(regimen_name(regimen, kb)))
         section.add(sub)
     if therapy.excluded:
         excluded = Section("Not offered for this patient", level=3)
-        section.add(excluded.add(*(_excluded(e) for e in therapy.excluded)))
+        section.add(excluded.add(*(_excluded(e, kb) for e in therapy.excluded)))
     if therapy.reasons or therapy.tables:
         basis = Section("Basis", level=3)
         basis.add(*(Item(reason_line(reason)) for reason in therapy.reasons))
@@ -357,7 +374,7 @@ def _local(assessment: Assessment) -> Section:
     return section
 
 
-def _input(assessment: Assessment) -> Section | None:
+def _input(assessment: Assessment, kb: KnowledgeBase) -> Section | None:
     summary = assessment.input_summary
     if summary is None and not assessment.ignored_data:
         return None
@@ -373,21 +390,24 @@ def _input(assessment: Assessment) -> Section | None:
     return section
 
 
-def build_document(assessment: Assessment) -> tuple[str, list[Section]]:
+def build_document(
+    assessment: Assessment, kb: KnowledgeBase | None = None
+) -> tuple[str, list[Section]]:
     """The title and sections of the clinician-facing assessment."""
+    kb = kb or default_knowledge_base()
     title = f"rccnav assessment as of {assessment.on.isoformat()}"
     prognosis = Section("Prognosis").add(
         "IMDC decides the systemic-therapy tables; MSKCC is shown beside it. With unknown "
         "factors, every group still possible is listed.",
-        risk_section(assessment.imdc, "IMDC (Heng)"),
-        risk_section(assessment.mskcc, "MSKCC (Motzer)"),
+        risk_section(assessment.imdc, "IMDC (Heng)", kb),
+        risk_section(assessment.mskcc, "MSKCC (Motzer)", kb),
     )
     # Warnings come first: a critical item (brain metastases, cord compression) must
     # not sit below two screens of prognosis.
     sections: list[Section | None] = [
-        _warnings(assessment),
+        _warnings(assessment, kb),
         prognosis,
-        _systemic(assessment.systemic_therapy),
+        _systemic(assessment.systemic_therapy, kb),
         _before_treating(assessment),
         _decision("Cytoreductive nephrectomy", assessment.cytoreductive_nephrectomy),
         _metastasectomy(assessment),
@@ -395,10 +415,10 @@ def build_document(assessment: Assessment) -> tuple[str, list[Section]]:
         _decision("Active surveillance", assessment.active_surveillance),
         _decision("Clinical trial", assessment.clinical_trial),
         _decision("Genetics", assessment.genetics),
-        _input(assessment),
+        _input(assessment, kb),
         _knowledge_base(assessment),
     ]
-    return title, with_references([s for s in sections if s is not None])
+    return title, with_references([s for s in sections if s is not None], kb)
 
 
 def _number_block(block: Block, citations: Citations) -> Block:

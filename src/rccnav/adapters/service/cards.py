@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from rccnav.adapters.render.document import factor_label, source_label
+from rccnav.adapters.render.wording import display_units, plain_words
 from rccnav.adapters.service.models import Action, Card, Coding, Link, Source, Suggestion
 from rccnav.core.assessment import (
     Assessment,
@@ -149,6 +151,12 @@ def md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def words(kb: KnowledgeBase, text: str) -> str:
+    """Prose from the core as a clinician reads it (display units; no table, case-file
+    field or regimen ids), escaped for Markdown. The same wording as the text report."""
+    return md(plain_words(display_units(text), kb))
+
+
 def fit(text: str, limit: int = SUMMARY_MAX) -> str:
     """Shorten to the summary limit at a word boundary."""
     text = " ".join(text.split())
@@ -188,7 +196,7 @@ class _Citations:
         return " " + "".join(marks) if marks else ""
 
     def reason(self, reason: Reason) -> str:
-        return f"- {md(reason.text)}{self.cite(reason.sources)}"
+        return f"- {words(self.kb, reason.text)}{self.cite(reason.sources)}"
 
     def section(self) -> str:
         if not self.order:
@@ -299,10 +307,11 @@ def _option_name(kb: KnowledgeBase, option_id: str) -> str:
 # -- patient-view cards ----------------------------------------------------
 
 
-def _factor_rows(risk: RiskResult) -> list[str]:
+def _factor_rows(kb: KnowledgeBase, risk: RiskResult) -> list[str]:
     rows = ["| Factor | Status | Evidence |", "| --- | --- | --- |"]
     for factor in risk.factors:
-        rows.append(f"| {md(_human(factor.name))} | {factor.status} | {md(factor.evidence)} |")
+        evidence = words(kb, factor.evidence)
+        rows.append(f"| {md(factor_label(factor.name))} | {factor.status} | {evidence} |")
     return rows
 
 
@@ -327,15 +336,15 @@ def imdc_card(kb: KnowledgeBase, a: Assessment) -> IssuedCard:
         indicator = "warning"
     cite = _Citations(kb)
     body = [f"**IMDC risk:** {imdc.risk_group or 'undetermined'}{cite.cite(imdc.sources)}", ""]
-    body += _factor_rows(imdc)
+    body += _factor_rows(kb, imdc)
     settle = [m for m in imdc.missing if m.could_change_group]
     if settle:
         body += ["", "**What would settle it**", ""]
-        body += [f"- {md(_human(m.factor))}: {md(m.needed)}" for m in settle]
+        body += [f"- {md(factor_label(m.factor))}: {words(kb, m.needed)}" for m in settle]
     other = [m for m in imdc.missing if not m.could_change_group]
     if other:
         body += ["", "**Unknown, but cannot change the group**", ""]
-        body += [f"- {md(_human(m.factor))}: {md(m.needed)}" for m in other]
+        body += [f"- {md(factor_label(m.factor))}: {words(kb, m.needed)}" for m in other]
     if imdc.survival:
         body += ["", "**Median overall survival in the reference cohorts**", ""]
         body += [
@@ -366,9 +375,9 @@ def _option_line(kb: KnowledgeBase, option: TherapyOption, cite: _Citations) -> 
     lines = [f"- **{md(option.name)}**{cite.cite(option.sources)}"]
     regimen = kb.regimens.get(option.regimen)
     if regimen is not None and regimen.pivotal_trial:
-        lines.append(f"  - Evidence: {md(regimen.pivotal_trial)}")
-    lines += [f"  - {md(r.text)}{cite.cite(r.sources)}" for r in option.reasons]
-    lines += [f"  - Caution: {md(c)}" for c in option.cautions]
+        lines.append(f"  - Evidence: {words(kb, regimen.pivotal_trial)}")
+    lines += [f"  - {words(kb, r.text)}{cite.cite(r.sources)}" for r in option.reasons]
+    lines += [f"  - Caution: {words(kb, c)}" for c in option.cautions]
     if option.only_if_risk:
         lines.append(f"  - Only if IMDC risk is {' or '.join(option.only_if_risk)}")
     return lines
@@ -422,7 +431,8 @@ def _therapy_card(kb: KnowledgeBase, a: Assessment) -> IssuedCard:
     if st.excluded:
         body += ["", "**Not recommended here**", ""]
         body += [
-            f"- {md(_option_name(kb, e.regimen))}: {md(e.reason.text)}{cite.cite(e.reason.sources)}"
+            f"- {md(_option_name(kb, e.regimen))}: {words(kb, e.reason.text)}"
+            f"{cite.cite(e.reason.sources)}"
             for e in st.excluded
         ]
     table_sources = [s for o in st.options for r in o.reasons for s in r.sources]
@@ -463,7 +473,7 @@ def _decision_card(
     body += [cite.reason(r) for r in decision.reasons]
     if decision.unknowns:
         body += ["", "**Unknown, could change this**", ""]
-        body += [f"- {md(_human(u))}" for u in decision.unknowns]
+        body += [f"- {words(kb, _human(u))}" for u in decision.unknowns]
     body += list(extra)
     sources = [s for r in decision.reasons for s in r.sources]
     return _card(
@@ -509,7 +519,7 @@ def metastasectomy_card(kb: KnowledgeBase, a: Assessment) -> IssuedCard | None:
             f"**Adjuvant pembrolizumab after complete resection:** "
             f"{md(_human(adjuvant.recommendation))}",
         ]
-        extra += [f"- {md(r.text)}" for r in adjuvant.reasons]
+        extra += [f"- {words(kb, r.text)}" for r in adjuvant.reasons]
     summary = (
         "Consider metastasectomy or local treatment of all sites"
         if m.recommendation == "consider"
@@ -534,7 +544,7 @@ def local_therapy_card(
     cite = _Citations(kb)
     body: list[str] = []
     for measure in measures:
-        body += [f"**{md(measure.title)}** ({measure.urgency})", ""]
+        body += [f"**{words(kb, measure.title)}** ({measure.urgency})", ""]
         body += [cite.reason(r) for r in measure.reasons]
         body.append("")
     names = "; ".join(m.title for m in measures)
@@ -625,13 +635,13 @@ def warning_card(
     override_reasons: Sequence[Coding] = (),
 ) -> IssuedCard:
     cite = _Citations(kb)
-    first = warnings[0].message
+    first = plain_words(display_units(warnings[0].message), kb)
     summary = fit(first) if len(warnings) == 1 else f"{len(warnings)} × {_human(code)}: {first}"
     body = [f"**{md(_human(code)).capitalize()}**", ""]
     for w in warnings:
-        line = f"- {md(w.message)}{cite.cite(w.sources)}"
+        line = f"- {words(kb, w.message)}{cite.cite(w.sources)}"
         if w.source:
-            line += f" _(about: {md(w.source)})_"
+            line += f" _(about: {md(source_label(w.source, kb))})_"
         body.append(line)
     sources = [s for w in warnings for s in w.sources]
     return _card(

@@ -17,10 +17,11 @@ from importlib import resources
 import jinja2
 
 from rccnav import __version__
-from rccnav.adapters.render.document import DISCLAIMER, label, sorted_warnings
+from rccnav.adapters.render.document import DISCLAIMER, label, sorted_warnings, source_label
+from rccnav.adapters.render.wording import display_units, plain_words, provenance
 from rccnav.adapters.web.chart import SurvivalChart, survival_chart
 from rccnav.adapters.web.form import form_sections
-from rccnav.core.assessment import Assessment, LocalMeasure, RiskResult, TherapyOption
+from rccnav.core.assessment import Assessment, Factor, LocalMeasure, RiskResult, TherapyOption
 from rccnav.knowledge.model import KnowledgeBase
 
 FACTOR_LABELS = {
@@ -35,7 +36,7 @@ FACTOR_LABELS = {
 
 STATUS_LABELS = {"present": "present", "absent": "absent", "unknown": "unknown"}
 
-_CITATION_NUMBER = re.compile(r"^\[\d+\]\s*")
+_CITATION_NUMBER = re.compile(r"^\[\w+\]\s*")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,16 @@ def regimen_name(kb: KnowledgeBase, regimen: str) -> str:
     return known.name if known is not None else regimen
 
 
+def clinical(kb: KnowledgeBase, text: str) -> str:
+    """Prose from the core in clinical words: units as printed on a lab report, and no
+    table, case-file field or regimen ids (the same wording as the text report)."""
+    return plain_words(display_units(text), kb)
+
+
+def _provenance(factor: Factor, kb: KnowledgeBase) -> str:
+    return provenance(factor.name, factor.source, factor.observed_on, kb)
+
+
 URGENCY_ORDER = {"emergency": 0, "urgent": 1, "routine": 2}
 
 
@@ -164,6 +175,9 @@ class Views:
             "kb": self.kb,
             "chart": chart,
             "regimen_name": lambda r: regimen_name(self.kb, r),
+            "clinical": lambda text: clinical(self.kb, text),
+            "source_label": lambda source: source_label(source, self.kb),
+            "provenance": lambda f: _provenance(f, self.kb),
             "statuses": review_statuses(assessment),
         }
 
