@@ -6,9 +6,14 @@ Every ``cases/NNN-name.yaml`` holds the project's own case-file format (the inpu
 - ``on``: the assessment date;
 - ``why``: the clinical reason, citing ``shared/clinical-reference.md`` sections and source ids;
 - ``expect``: the keys below, checked against the JSON form of ``rccnav.assess(...)``. Only
-  the keys named are checked; everything else is the engine's to decide;
+  the keys named are checked; everything else is the engine's to decide. Besides the
+  recommendations themselves, ``rules_cited`` (rule id -> source ids it must cite) and
+  ``rules_absent`` pin which knowledge-base statement the answer rests on, and the
+  ``*_text_has`` keys check what the clinician is told (case-insensitive substrings);
 - optionally ``guideline``: ``nccn``, ``eau`` or ``esmo`` to assess in that guideline's view
   (``rccnav assess --guideline``); default: the merged view.
+
+docs/vignettes.md maps each issue-8 finding and knowledge-base correction to its files.
 
 An optional top-level ``xfail_reason`` marks a vignette whose clinically derived expectation
 the engine does not meet yet; the test then runs as a strict xfail (it must keep failing
@@ -128,6 +133,109 @@ def _no_preferred_steps(result: Result) -> list[str]:
     return list(explained["next_steps"]) if explained else []
 
 
+def _cited(node: Any) -> dict[str, set[str]]:
+    """Every rule id anywhere in the result with the union of sources it was cited with."""
+    found: dict[str, set[str]] = {}
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            rule = item.get("rule")
+            if isinstance(rule, str):
+                found.setdefault(rule, set()).update(item.get("sources") or ())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _rules_cited(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    cited = _cited(result)
+    problems = []
+    for rule, sources in expected.items():
+        if rule not in cited:
+            problems.append(f"rule {rule} is not cited (cited: {sorted(cited)})")
+        elif missing := set(sources) - cited[rule]:
+            problems.append(f"rule {rule} lacks sources {sorted(missing)}")
+    return problems
+
+
+def _rules_absent(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    cited = _cited(result)
+    return [f"rule {rule} is cited" for rule in expected if rule in cited]
+
+
+def _texts_have(label: str, texts: Callable[[Result, str], list[str] | None]) -> Check:
+    """For each key (a regimen, measure, decision or warning code), its texts must
+    contain every expected substring (case-insensitive)."""
+
+    def check(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+        problems = []
+        for key, wanted in expected.items():
+            found = texts(result, key)
+            if found is None:
+                problems.append(f"{label} {key!r} is not in the result")
+                continue
+            joined = " ".join(found).lower()
+            lacking = [w for w in wanted if w.lower() not in joined]
+            if lacking:
+                problems.append(f"{label} {key!r} lacks {lacking} (it says: {' | '.join(found)})")
+        return problems
+
+    return check
+
+
+def _caution_texts(result: Result, regimen: str) -> list[str] | None:
+    for option in result["systemic_therapy"]["options"]:
+        if option["regimen"] == regimen:
+            return list(option["cautions"])
+    return None
+
+
+def _excluded_texts(result: Result, regimen: str) -> list[str] | None:
+    found = [e["reason"]["text"] for e in result["systemic_therapy"]["excluded"]
+             if e["regimen"] == regimen]
+    return found or None
+
+
+def _local_texts(result: Result, measure: str) -> list[str] | None:
+    for m in result["local_therapy"]:
+        if m["id"] == measure:
+            return [m["title"], *(r["text"] for r in m["reasons"])]
+    return None
+
+
+def _decision_texts(result: Result, decision: str) -> list[str] | None:
+    node = result.get(decision)
+    if not isinstance(node, dict) or "recommendation" not in node:
+        return None
+    return [*(r["text"] for r in node["reasons"]), *node.get("unknowns", ())]
+
+
+def _warning_texts(result: Result, code: str) -> list[str] | None:
+    found = [w["message"] for w in result["warnings"] if w["code"] == code]
+    return found or None
+
+
+def _survival_caveats(result: Result, model: str) -> list[str] | None:
+    rows = result[model]["survival"]
+    if not rows:
+        return None
+    # Every row shown must carry the caveat: an empty one fails the substring check.
+    return [row["caveat"] or "" for row in rows] if all(r["caveat"] for r in rows) else [""]
+
+
+def _before_treating(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+    checks = {b["option"]: {c["id"] for c in b["checks"]} for b in result["before_treating"]}
+    problems = []
+    for option, wanted in expected.items():
+        if option not in checks:
+            problems.append(f"before_treating has no {option!r} (has {sorted(checks)})")
+        elif missing := set(wanted) - checks[option]:
+            problems.append(f"before_treating {option!r} lacks {sorted(missing)}")
+    return problems
+
+
 def _no_preferred(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
     therapy = result["systemic_therapy"]
     explained = therapy["no_preferred"] is not None
@@ -221,6 +329,15 @@ CHECKS: dict[str, Check] = {
     "genetics": _equals(("genetics", "recommendation")),
     "warn_has": _contains(_warning_codes, "warning codes", present=True),
     "warn_lacks": _contains(_warning_codes, "warning codes", present=False),
+    "rules_cited": _rules_cited,
+    "rules_absent": _rules_absent,
+    "cautions_text_has": _texts_have("option", _caution_texts),
+    "excluded_text_has": _texts_have("excluded option", _excluded_texts),
+    "local_text_has": _texts_have("local measure", _local_texts),
+    "decision_text_has": _texts_have("decision", _decision_texts),
+    "warn_text_has": _texts_have("warning", _warning_texts),
+    "survival_caveat_has": _texts_have("survival of", _survival_caveats),
+    "before_treating_has": _before_treating,
 }
 
 

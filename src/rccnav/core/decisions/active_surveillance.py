@@ -73,7 +73,15 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Decis
     if against:
         return Decision("not-recommended", tuple(against), tuple(unknowns))
     if unknowns:
-        return Decision("uncertain", (because(kb, "surveillance.candidate"),), tuple(unknowns))
+        # Unknown is never "not recommended": say what would settle it (issue 8).
+        text = (
+            "Uncertain: nothing recorded argues against active surveillance, but it would be "
+            "settled by: " + "; ".join(unknowns) + ". "
+            + kb.rule("surveillance.candidate").statement
+        )
+        return Decision(
+            "uncertain", (because(kb, "surveillance.candidate", text),), tuple(unknowns)
+        )
     return Decision(
         "consider",
         (because(kb, "surveillance.candidate"), because(kb, "surveillance.recompute-imdc")),
