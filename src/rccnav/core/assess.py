@@ -21,6 +21,7 @@ from rccnav.core.decisions import (
     clinical_trial,
     cytoreductive_nephrectomy,
     genetics,
+    hypercalcaemia,
     local_therapy,
     metastasectomy,
     no_evidence_of_disease,
@@ -82,12 +83,14 @@ def assess(
         therapy = systemic_therapy.promote(therapy, imdc.possible_groups, kb)
     safety_warnings = therapy_safety.check(case, line, therapy, kb, facts)
     imdc = _with_regimen_impact(imdc, therapy)
+    calcium = hypercalcaemia.assess(case, baseline, kb)  # once, for measures and warnings
     local = local_therapy.decide(
         case,
         baseline,
         kb,
         line.current.agents if line.current else None,
         first_line_started=line.first is not None,
+        calcium=calcium,
     )
     warnings: list[Warning] = [
         *baseline.warnings,
@@ -95,7 +98,7 @@ def assess(
         *line.warnings,
         *safety_warnings,
     ]
-    warnings.extend(local_therapy.urgent_warnings(case, kb, baseline))
+    warnings.extend(local_therapy.urgent_warnings(case, kb, baseline, calcium))
     return Assessment(
         on=on,
         case_id=case.case_id,

@@ -76,10 +76,6 @@ class Baseline:
     performance: PerformanceStatus | None = None
 
 
-def _where(field: str, measurement: Measurement) -> str:
-    return measurement.source or f"labs.{field}"
-
-
 _LIMIT_CACHE: dict[tuple[str, str, str, Sex | None], Limit | None] = {}
 
 
@@ -111,12 +107,19 @@ def _default_limit_uncached(
 
 
 def _lab_value(
-    field: str, m: Measurement, case: Case, kb: KnowledgeBase, on: date, lookback: int
+    field: str,
+    m: Measurement,
+    case: Case,
+    kb: KnowledgeBase,
+    on: date,
+    lookback: int,
+    earliest: date,
 ) -> LabValue | Warning | str:
-    where = _where(field, m)
+    """``earliest``: the first day of the look-back window (``on - lookback`` days)."""
+    where = m.source or f"labs.{field}"
     if m.date is not None and m.date > on:
         return f"{where}: dated {m.date}, after the assessment date {on}"
-    if m.date is not None and m.date < on - timedelta(days=lookback):
+    if m.date is not None and m.date < earliest:
         return Warning(
             "data-quality",
             "warning",
@@ -143,19 +146,18 @@ def _lab_value(
         )
     low = m.low * factor if m.low is not None else None
     high = m.high * factor if m.high is not None else None
+    # Positional: assess() builds one per lab result on every call.
     return LabValue(
-        analyte=field,
-        value=value,
-        unit=analyte.canonical_unit,
-        observed_on=m.date,
-        source=where,
-        lower=Limit(low, low, "lab")
-        if low is not None
-        else _default_limit(kb, field, "lower", case.sex),
-        upper=Limit(high, high, "lab")
+        field,
+        value,
+        analyte.canonical_unit,
+        m.date,
+        where,
+        Limit(low, low, "lab") if low is not None else _default_limit(kb, field, "lower", case.sex),
+        Limit(high, high, "lab")
         if high is not None
         else _default_limit(kb, field, "upper", case.sex),
-        preliminary=m.status is ResultStatus.PRELIMINARY,
+        m.status is ResultStatus.PRELIMINARY,
     )
 
 
@@ -314,11 +316,13 @@ def prepare_baseline(case: Case, kb: KnowledgeBase, on: date, lookback_days: int
     labs: dict[str, LabValue] = {}
     warnings: list[Warning] = []
     ignored: list[str] = []
+    earliest = on - timedelta(days=lookback_days)
+    recorded = case.labs
     for field in LAB_FIELDS:
-        measurement = getattr(case.labs, field)
+        measurement = getattr(recorded, field)
         if measurement is None:
             continue
-        result = _lab_value(field, measurement, case, kb, on, lookback_days)
+        result = _lab_value(field, measurement, case, kb, on, lookback_days, earliest)
         if isinstance(result, LabValue):
             labs[field] = result
             if measurement.date is None:

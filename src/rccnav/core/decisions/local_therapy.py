@@ -37,6 +37,7 @@ def decide(
     current_therapy: tuple[str, ...] | None = None,
     *,
     first_line_started: bool | None = None,
+    calcium: hypercalcaemia.Calcium | None = None,
 ) -> tuple[LocalMeasure, ...]:
     """Local measures for ``case``.
 
@@ -46,10 +47,12 @@ def decide(
     systemic therapy or cytoreductive nephrectomy is being considered); once a
     first line has started that staging decision is behind the patient, so the
     request is not repeated at every later visit. ``None`` (not known) asks.
+    ``calcium``: the hypercalcaemia assessment, when the caller has it already.
     """
     measures: list[LocalMeasure] = []
     d = case.disease
-    calcium = hypercalcaemia.assess(case, baseline, kb)
+    if calcium is None:
+        calcium = hypercalcaemia.assess(case, baseline, kb)
     if calcium.raised:
         measures.append(_hypercalcaemia_measure(calcium, kb))
     if d.spinal_cord_compression:
@@ -242,11 +245,16 @@ def _bone_agents(
 
 
 def urgent_warnings(
-    case: Case, kb: KnowledgeBase, baseline: Baseline | None = None
+    case: Case,
+    kb: KnowledgeBase,
+    baseline: Baseline | None = None,
+    calcium: hypercalcaemia.Calcium | None = None,
 ) -> list[Warning]:
+    """``calcium``: the hypercalcaemia assessment of ``baseline``, when the caller has it."""
     warnings: list[Warning] = []
     if baseline is not None:
-        calcium = hypercalcaemia.assess(case, baseline, kb)
+        if calcium is None:
+            calcium = hypercalcaemia.assess(case, baseline, kb)
         if calcium.raised:
             warnings.append(_hypercalcaemia_warning(calcium, kb))
     d = case.disease

@@ -701,6 +701,16 @@ def _lost_preferred(rows: list[TherapyTable], therapy: SystemicTherapy) -> list[
     return list(dict.fromkeys(lost))
 
 
+def _promotion_order(option: TherapyOption) -> tuple[int, bool, bool, str]:
+    # Best supportive care leads when it is offered for poor performance status.
+    return (
+        _RANK[option.category],
+        option.regimen != "best-supportive-care",
+        option.moved_from is not None,
+        option.regimen,
+    )
+
+
 def promote(
     therapy: SystemicTherapy, possible: tuple[RiskGroupName, ...], kb: KnowledgeBase
 ) -> SystemicTherapy:
@@ -722,6 +732,12 @@ def promote(
                 for option_id in c[1]:
                     if option_id in common:
                         promoted.setdefault(option_id, c[0])
+    if not promoted and therapy.preferred and therapy.no_preferred is None:
+        ordered = sorted(therapy.options, key=_promotion_order)
+        if all(a is b for a, b in zip(ordered, therapy.options, strict=True)):
+            # Nothing moved up, already in order, a preferred option left: the lists
+            # below would be rebuilt exactly as they are.
+            return therapy
     in_play = [r for r in rows if not possible or set(possible) & set(r.risk_groups)]
     lost = [_name(kb, o) for o in _lost_preferred(in_play, therapy)]
     options: list[TherapyOption] = []
@@ -746,15 +762,7 @@ def promote(
                 ),
             )
         )
-    # Best supportive care leads when it is offered for poor performance status.
-    options.sort(
-        key=lambda o: (
-            _RANK[o.category],
-            o.regimen != "best-supportive-care",
-            o.moved_from is not None,
-            o.regimen,
-        )
-    )
+    options.sort(key=_promotion_order)
     preferred = tuple(o.regimen for o in options if o.category == "preferred")
     no_preferred = None if preferred else _no_preferred(lost, kb)
     return replace(
