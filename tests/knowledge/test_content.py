@@ -127,19 +127,24 @@ def test_ipilimumab_nivolumab_is_not_listed_for_favorable_clear_cell(kb: Knowled
 
 
 def test_every_checkpoint_inhibitor_has_the_ici_contraindications(kb: KnowledgeBase) -> None:
+    # The one class-specific rule: after grade 3 colitis only the CTLA-4 inhibitor is
+    # stopped for good; a PD-1/PD-L1 inhibitor may resume (OPDIVO label; ASCO 2021).
+    class_specific = {"ici.ctla4-after-severe-colitis": {AgentClass.CTLA4}}
     ici_rules = [c for c in kb.contraindications if c.warning_code == "ici-contraindication"]
     assert ici_rules
     for rule in ici_rules:
-        assert {AgentClass.PD1, AgentClass.PDL1, AgentClass.CTLA4} <= set(rule.agent_classes), (
-            rule.id
-        )
+        wanted = class_specific.get(rule.id, {AgentClass.PD1, AgentClass.PDL1, AgentClass.CTLA4})
+        assert wanted <= set(rule.agent_classes), rule.id
+    assert set(class_specific) <= {c.id for c in ici_rules}
 
 
 def test_only_rechallenge_bar_and_vital_organ_grafts_are_absolute(kb: KnowledgeBase) -> None:
     # Reference §13: flags for review, not exclusions, unless marked absolute. ASCO 2021
     # (no rechallenge after a barring irAE) and heart/liver/lung grafts, whose loss is
-    # potentially fatal (d'Izarny-Gargas 2020; Abdel-Wahab 2019), are the exceptions.
+    # potentially fatal (d'Izarny-Gargas 2020; Abdel-Wahab 2019), are the exceptions, and
+    # ipilimumab after grade 3-4 colitis (permanent discontinuation, OPDIVO label).
     assert sorted(c.id for c in kb.contraindications if c.severity == "absolute") == [
+        "ici.ctla4-after-severe-colitis",
         "ici.prior-severe-irae",
         "ici.transplant-heart-liver-lung",
     ]

@@ -212,6 +212,20 @@ def _decision_texts(result: Result, decision: str) -> list[str] | None:
     return [*(r["text"] for r in node["reasons"]), *node.get("unknowns", ())]
 
 
+def _systemic_reasons(present: bool) -> Check:
+    """Substrings that must (or must not) appear in the systemic-therapy reasons."""
+
+    def check(result: Result, expected: Any, kb: KnowledgeBase) -> list[str]:
+        texts = " | ".join(r["text"] for r in result["systemic_therapy"]["reasons"]).lower()
+        return [
+            f"systemic-therapy reasons {'lack' if present else 'contain'} {wanted!r}"
+            for wanted in expected
+            if (str(wanted).lower() in texts) is not present
+        ]
+
+    return check
+
+
 def _warning_texts(result: Result, code: str) -> list[str] | None:
     found = [w["message"] for w in result["warnings"] if w["code"] == code]
     return found or None
@@ -335,6 +349,8 @@ CHECKS: dict[str, Check] = {
     "excluded_text_has": _texts_have("excluded option", _excluded_texts),
     "local_text_has": _texts_have("local measure", _local_texts),
     "decision_text_has": _texts_have("decision", _decision_texts),
+    "systemic_reasons_has": _systemic_reasons(present=True),
+    "systemic_reasons_lack": _systemic_reasons(present=False),
     "warn_text_has": _texts_have("warning", _warning_texts),
     "survival_caveat_has": _texts_have("survival of", _survival_caveats),
     "before_treating_has": _before_treating,

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rccnav.core.case import AutoimmuneDisease, Case, Comorbidities, IrAEOrgan, Sex
-from rccnav.knowledge.model import KnowledgeBase
+from rccnav.core.case import (
+    AutoimmuneDisease,
+    Case,
+    Comorbidities,
+    ImmuneAdverseEvent,
+    IrAEOrgan,
+    Sex,
+)
+from rccnav.knowledge.model import AgentClass, KnowledgeBase
 
 Fact = Callable[[Case, KnowledgeBase], bool | None]
 
 _IRAE_RULE = "safety.irae-no-rechallenge"
+_CTLA4_COLITIS_RULE = "safety.irae-ctla4-colitis"
+_CHECKPOINT_CLASSES = frozenset({AgentClass.PD1, AgentClass.PDL1, AgentClass.CTLA4})
 _HYPOXIA_RULE = "safety.belzutifan-hypoxia"
 _ANAEMIA_RULE = "safety.belzutifan-anaemia"
 
@@ -54,17 +63,65 @@ def ici_rechallenge_barred(case: Case, kb: KnowledgeBase) -> bool | None:
     return None if grade_unknown else False
 
 
+def _checkpoint_inhibitor_ever_given(case: Case, kb: KnowledgeBase) -> bool | None:
+    """Any recorded course (adjuvant too) with a checkpoint inhibitor; None where a
+    recorded agent is not one the knowledge base knows."""
+    unknown = False
+    for therapy in case.prior_therapies:
+        for name in therapy.agents:
+            agent = kb.agents.get(name)
+            if agent is None:
+                unknown = True
+            elif agent.agent_class in _CHECKPOINT_CLASSES:
+                return True
+    return None if unknown else False
+
+
+def ctla4_rechallenge_barred(case: Case, kb: KnowledgeBase) -> bool | None:
+    """Immune colitis of grade 3 or more: no CTLA-4 inhibitor again (OPDIVO label: the
+    combination is permanently discontinued for grade 3-4 colitis; ASCO 2021)."""
+    min_grade = int(kb.param(_CTLA4_COLITIS_RULE, "colitis_min_grade"))
+    events = case.comorbidities.immune_related_adverse_events
+    if events is None:
+        # No irAE can have happened without a checkpoint inhibitor; otherwise the
+        # history is simply not recorded.
+        return False if _checkpoint_inhibitor_ever_given(case, kb) is False else None
+    grade_unknown = False
+    for event in events:
+        if event.organ is not IrAEOrgan.COLITIS:
+            continue
+        if event.grade is None:
+            grade_unknown = True
+        elif event.grade >= min_grade:
+            return True
+    return None if grade_unknown else False
+
+
+def severe_colitis_events(case: Case, kb: KnowledgeBase) -> list[str]:
+    """Clinical descriptions of the colitis events that bar a CTLA-4 inhibitor."""
+    min_grade = int(kb.param(_CTLA4_COLITIS_RULE, "colitis_min_grade"))
+    return [
+        _describe(event)
+        for event in case.comorbidities.immune_related_adverse_events or ()
+        if event.organ is IrAEOrgan.COLITIS and event.grade is not None and event.grade >= min_grade
+    ]
+
+
+def _describe(event: ImmuneAdverseEvent) -> str:
+    agents = " + ".join(event.agents) or (
+        event.agent_class.value if event.agent_class else "a checkpoint inhibitor"
+    )
+    when = f", {event.date}" if event.date else ""
+    return f"grade {event.grade} immune {event.organ.value} on {agents}{when}"
+
+
 def barring_events(case: Case, kb: KnowledgeBase) -> list[str]:
     """Clinical descriptions of the recorded events that bar rechallenge (for messages)."""
     found: list[str] = []
     for event in case.comorbidities.immune_related_adverse_events or ():
         threshold = irae_threshold(event.organ, kb)
         if threshold is not None and event.grade is not None and event.grade >= threshold:
-            agents = " + ".join(event.agents) or (
-                event.agent_class.value if event.agent_class else "a checkpoint inhibitor"
-            )
-            when = f", {event.date}" if event.date else ""
-            found.append(f"grade {event.grade} immune {event.organ.value} on {agents}{when}")
+            found.append(_describe(event))
     return found
 
 
@@ -137,6 +194,7 @@ def _female(case: Case, kb: KnowledgeBase) -> bool | None:
 
 DERIVED: dict[str, Fact] = {
     "ici_rechallenge_barred": ici_rechallenge_barred,
+    "ctla4_rechallenge_barred": ctla4_rechallenge_barred,
     "transplant_of_unrecorded_organ": _transplant_of_unrecorded_organ,
     "active_autoimmune_disease": _active_autoimmune_disease,
     "myasthenia_gravis": _myasthenia_gravis,
@@ -191,6 +249,7 @@ class Facts(dict[str, bool | None]):
 
 _LABELS = {
     "ici_rechallenge_barred": "prior immune-related adverse events (organ and grade)",
+    "ctla4_rechallenge_barred": "prior immune-related adverse events (organ and grade)",
     "transplant_of_unrecorded_organ": "organ transplanted",
     "heart_liver_or_lung_transplant": "heart, liver or lung transplant",
     "kidney_or_other_transplant": "kidney or other solid-organ transplant",
@@ -215,6 +274,7 @@ _SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
         "immune_related_adverse_events",
         "prior_severe_immune_related_adverse_event",
     ),
+    "ctla4_rechallenge_barred": ("immune_related_adverse_events",),
     "transplant_of_unrecorded_organ": ("organ_transplant",),
     "heart_liver_or_lung_transplant": ("transplanted_organs", "organ_transplant"),
     "kidney_or_other_transplant": ("transplanted_organs", "organ_transplant"),
@@ -231,9 +291,11 @@ _SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
 def fact_source(case: Case, name: str) -> str:
     """The record the fact came from (FHIR reference or case-file field)."""
     c = case.comorbidities
-    if name == "ici_rechallenge_barred":
+    if name in ("ici_rechallenge_barred", "ctla4_rechallenge_barred"):
         for event in c.immune_related_adverse_events or ():
-            if event.source:
+            if event.source and (
+                name == "ici_rechallenge_barred" or event.organ is IrAEOrgan.COLITIS
+            ):
                 return event.source
     if name == "myasthenia_gravis":
         for disease in c.autoimmune_diseases or ():
@@ -260,6 +322,9 @@ def _recorded_detail(case: Case, name: str, kb: KnowledgeBase) -> str | None:
     c = case.comorbidities
     if name == "ici_rechallenge_barred":
         events = barring_events(case, kb)
+        return "; ".join(events) if events else None
+    if name == "ctla4_rechallenge_barred":
+        events = severe_colitis_events(case, kb)
         return "; ".join(events) if events else None
     if name in ("heart_liver_or_lung_transplant", "kidney_or_other_transplant"):
         organs = ", ".join(o.value for o in c.transplanted_organs or ())
