@@ -43,7 +43,7 @@ CATEGORIES = ("preferred", "other", "certain-circumstances")
 _RANK = {name: rank for rank, name in enumerate(CATEGORIES)}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     category: str
     reasons: list[Reason] = field(default_factory=list)
@@ -136,14 +136,17 @@ def _merge(
             for option, draft in _merge_uncached(rows, possible, kb, view).items()
         }
         _MERGE_CACHE[key] = merged
+    # Positional: one draft per listed option on every call.
     return {
         option: _Draft(
             base.category,
             list(base.reasons),
             base.only_if_risk,
-            base=base,
-            positions=base.guideline_positions,
-            disagreement=base.guideline_disagreement,
+            [],
+            base,
+            False,
+            base.guideline_positions,
+            base.guideline_disagreement,
         )
         for option, base in merged.items()
     }
@@ -339,7 +342,7 @@ def _apply_prior_therapy(
         return
     for option in list(drafts):
         agents = _agents(kb, option)
-        if agents and set(agents) <= line.prior_agents:
+        if agents and line.prior_agents.issuperset(agents):
             excluded.append(
                 ExcludedOption(
                     option,
