@@ -231,3 +231,32 @@ def test_no_cn_with_spinal_cord_compression(kb: KnowledgeBase) -> None:
     )
     assert decision.recommendation == "not-recommended"
     assert "cn.avoid-symptomatic-metastases" in {r.rule for r in decision.reasons}
+
+
+#: No criterion favouring upfront CN is met (KCRNC 2019): balanced burden, abnormal
+#: contralateral kidney, asymptomatic primary.
+NO_CRITERION: dict[str, Any] = {
+    "contralateral_kidney_normal": False,
+    "renal_share_of_burden": "balanced",
+}
+
+
+@pytest.mark.parametrize(
+    "primary",
+    [
+        {**NO_CRITERION, "paraneoplastic_syndrome": None},
+        {**NO_CRITERION, "paraneoplastic_syndrome": None, "renal_share_of_burden": None},
+        {**NO_CRITERION, "paraneoplastic_syndrome": None, "bleeding": None, "pain": None},
+    ],
+)
+def test_every_criterion_an_uncertain_answer_names_is_in_its_unknowns(
+    kb: KnowledgeBase, primary: dict[str, Any]
+) -> None:
+    # The "would be settled by" list and the decision's unknowns must agree: a reader of
+    # the unknowns (cards, cohort rows) otherwise misses what to record.
+    decision = decide(kb, "favorable", primary=primary)
+    assert decision.recommendation == "uncertain"
+    settled_by = decision.reasons[0].text.split("would be settled by", 1)[1]
+    named = [item for item in decision.unknowns if item in settled_by]
+    assert "paraneoplastic syndrome" in decision.unknowns
+    assert "paraneoplastic syndrome" in named

@@ -68,6 +68,8 @@ def _unknowns(case: Case, imdc: RiskResult) -> tuple[str, ...]:
         "resectability of the primary": p.resectable is None,
         "share of tumour burden in the kidney": p.renal_share_of_burden is None,
         "symptoms from the primary (bleeding, pain)": primary_symptomatic(case) is None,
+        # A favouring criterion (_unknown_criteria): an "uncertain" answer may name it.
+        "paraneoplastic syndrome": p.paraneoplastic_syndrome is None,
         "brain imaging": brain_metastases(case)[0] is None,
         "contralateral kidney function": p.contralateral_kidney_normal is None,
     }
