@@ -128,8 +128,19 @@ def _floor(export: Path) -> None:
 def _export(work: Path, patients: int, seed: int) -> Path:
     export = work / f"export-{patients}"
     if not (export / "manifest.json").exists():
-        seconds, _, _ = _measure([*RCCNAV, "cohort", "synth", "--patients", str(patients),
-                               "--seed", str(seed), "--out", str(export)])
+        seconds, _, _ = _measure(
+            [
+                *RCCNAV,
+                "cohort",
+                "synth",
+                "--patients",
+                str(patients),
+                "--seed",
+                str(seed),
+                "--out",
+                str(export),
+            ]
+        )
         size = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 2**20
         print(f"synth: {patients:,} patients ({size:.0f} MiB NDJSON) in {seconds:.1f} s")
     return export
@@ -140,9 +151,11 @@ def _run(
 ) -> tuple[float, float]:
     seconds, peak, cpu = _measure(argv)
     wall_ratio, cpu_ratio = (seconds / floor[0], cpu / floor[1]) if floor else (1.0, 1.0)
-    print(f"{label:<36} {patients:>8,} {seconds:>8.1f} {patients / seconds:>11,.0f} "
-          f"{peak / 1024:>8.0f} MB {wall_ratio:>7.1f}x {cpu:>8.1f} {cpu_ratio:>7.1f}x",
-          flush=True)
+    print(
+        f"{label:<36} {patients:>8,} {seconds:>8.1f} {patients / seconds:>11,.0f} "
+        f"{peak / 1024:>8.0f} MB {wall_ratio:>7.1f}x {cpu:>8.1f} {cpu_ratio:>7.1f}x",
+        flush=True,
+    )
     return seconds, cpu
 
 
@@ -152,13 +165,17 @@ RCCNAV = [sys.executable, "-m", "rccnav.adapters.cli"]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--spark-patients", type=int,
-                        help="patients for the Spark run (default: --patients)")
+    parser.add_argument(
+        "--spark-patients", type=int, help="patients for the Spark run (default: --patients)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-spark", action="store_true")
-    parser.add_argument("--at-first-line-start", action="store_true",
-                        help="assess at first-line start (two reads per patient)")
+    parser.add_argument(
+        "--at-first-line-start",
+        action="store_true",
+        help="assess at first-line start (two reads per patient)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     parser.add_argument("--floor-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,28 +184,68 @@ def main() -> None:
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rccnav-bench-cohort-"))
     when = ["--at", "first-line-start"] if args.at_first_line_start else ["--on", "2026-07-01"]
-    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"({os.cpu_count()} CPUs)")
+    print(
+        f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"({os.cpu_count()} CPUs)"
+    )
     try:
         export = _export(work, args.patients, args.seed)
-        print(f"\n{'run':<36} {'patients':>8} {'seconds':>8} {'patients/s':>11} "
-              f"{'peak RSS':>10} {'x floor':>8} {'CPU s':>8} {'x floor':>8}")
-        floor = _run("floor: DuckDB reads + extracts", [sys.executable, __file__,
-                     "--floor-only", str(export)], args.patients, None)
+        print(
+            f"\n{'run':<36} {'patients':>8} {'seconds':>8} {'patients/s':>11} "
+            f"{'peak RSS':>10} {'x floor':>8} {'CPU s':>8} {'x floor':>8}"
+        )
+        floor = _run(
+            "floor: DuckDB reads + extracts",
+            [sys.executable, __file__, "--floor-only", str(export)],
+            args.patients,
+            None,
+        )
         shutil.rmtree(work / "local", ignore_errors=True)
-        _run(f"local engine ({args.workers} workers)",
-             [*RCCNAV, "cohort", "assess", str(export), "--out", str(work / "local"), *when,
-              "--workers", str(args.workers)], args.patients, floor)
+        _run(
+            f"local engine ({args.workers} workers)",
+            [
+                *RCCNAV,
+                "cohort",
+                "assess",
+                str(export),
+                "--out",
+                str(work / "local"),
+                *when,
+                "--workers",
+                str(args.workers),
+            ],
+            args.patients,
+            floor,
+        )
         if not args.no_spark:
             spark_n = args.spark_patients or args.patients
             if spark_n != args.patients:
                 export = _export(work, spark_n, args.seed)
-                floor = _run("floor: DuckDB reads + extracts", [sys.executable, __file__,
-                             "--floor-only", str(export)], spark_n, None)
+                floor = _run(
+                    "floor: DuckDB reads + extracts",
+                    [sys.executable, __file__, "--floor-only", str(export)],
+                    spark_n,
+                    None,
+                )
             shutil.rmtree(work / "spark", ignore_errors=True)
-            _run("spark local[2]", [*RCCNAV, "cohort", "assess", str(export), "--out",
-                                    str(work / "spark"), *when, "--engine", "spark",
-                                    "--master", "local[2]"], spark_n, floor)
+            _run(
+                "spark local[2]",
+                [
+                    *RCCNAV,
+                    "cohort",
+                    "assess",
+                    str(export),
+                    "--out",
+                    str(work / "spark"),
+                    *when,
+                    "--engine",
+                    "spark",
+                    "--master",
+                    "local[2]",
+                ],
+                spark_n,
+                floor,
+            )
         print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if args.workdir is None:

@@ -237,8 +237,10 @@ def _traced_peak(action: Callable[[], object]) -> tuple[object, int]:
 
 def scaling(sizes: tuple[int, ...], runs: int) -> None:
     kb = default_knowledge_base()
-    print("size      read p50   orjson.loads p50  ratio | us/resource read  floor | "
-          "read peak  tree  ratio")
+    print(
+        "size      read p50   orjson.loads p50  ratio | us/resource read  floor | "
+        "read peak  tree  ratio"
+    )
     first: tuple[float, float] | None = None
     for size in sizes:
         data = build_bundle(size)
@@ -267,8 +269,10 @@ def scaling(sizes: tuple[int, ...], runs: int) -> None:
             f"{tree_bytes / 2**20:5.1f} MiB {read_peak / tree_bytes:4.1f}x"
         )
     if first and len(sizes) > 1:
-        print(f"per-resource growth {sizes[0]:,} -> {sizes[-1]:,}: read "
-              f"{per_read / first[0]:.2f}x, floor {per_floor / first[1]:.2f}x")
+        print(
+            f"per-resource growth {sizes[0]:,} -> {sizes[-1]:,}: read "
+            f"{per_read / first[0]:.2f}x, floor {per_floor / first[1]:.2f}x"
+        )
 
 
 def code_lookups(runs: int) -> None:
@@ -282,17 +286,25 @@ def code_lookups(runs: int) -> None:
     kb, term = default_knowledge_base(), default_terminology()
     icd = "http://hl7.org/fhir/sid/icd-10-cm"
     resources = {
-        "Condition, heart failure (I50.9)": {"code": {"coding": [{"system": icd,
-                                                                  "code": "I50.9"}]}},
-        "Condition in no value set (E11.9)": {"code": {"coding": [{"system": icd,
-                                                                   "code": "E11.9"}]}},
-        "Condition, lung metastasis (C78.01)": {"code": {"coding": [{"system": icd,
-                                                                     "code": "C78.01"}]}},
+        "Condition, heart failure (I50.9)": {
+            "code": {"coding": [{"system": icd, "code": "I50.9"}]}
+        },
+        "Condition in no value set (E11.9)": {
+            "code": {"coding": [{"system": icd, "code": "E11.9"}]}
+        },
+        "Condition, lung metastasis (C78.01)": {
+            "code": {"coding": [{"system": icd, "code": "C78.01"}]}
+        },
     }
     print("\nmapping one resource                   us")
     for label, extra in resources.items():
-        resource = {"resourceType": "Condition", "id": "c", "subject": SUBJECT,
-                    "onsetDateTime": "2025-12-01", **extra}
+        resource = {
+            "resourceType": "Condition",
+            "id": "c",
+            "subject": SUBJECT,
+            "onsetDateTime": "2025-12-01",
+            **extra,
+        }
         ctx = ReadContext(ResourceIndex(kind="bench"), term, kb, ON, 90)
         entry = Entry(resource, "Condition", "Condition/c", "1", None)
         samples = _times(lambda: read_condition(entry, ctx, ConditionFindings()), runs)  # noqa: B023

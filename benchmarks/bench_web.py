@@ -72,8 +72,13 @@ def _browser_first_render(url: str, runs: int = 5) -> dict[str, float] | None:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
         )
         for _ in range(runs):
             context = browser.new_context()
@@ -110,9 +115,7 @@ def main() -> None:
     cases = []
     forms = []
     for path in paths:
-        on = date.fromisoformat(
-            json.loads(path.with_suffix(".expected.json").read_text())["on"]
-        )
+        on = date.fromisoformat(json.loads(path.with_suffix(".expected.json").read_text())["on"])
         case = read_input(path.read_bytes(), name=path.name, on=on).case
         case = case.model_copy(update={"assessment_date": on})
         cases.append(case)
@@ -132,8 +135,9 @@ def main() -> None:
     bundle = paths[0].read_bytes()
     results: dict[str, Any] = {
         "vignettes": len(paths),
-        "floor_assess": _timed(_cycle(cases, lambda c: assess(c, kb, c.assessment_date)),
-                               args.calls * 5),
+        "floor_assess": _timed(
+            _cycle(cases, lambda c: assess(c, kb, c.assessment_date)), args.calls * 5
+        ),
         "update_in_process": _timed(_cycle(forms, server_update), args.calls),
         "update_over_asgi": _timed(
             _cycle(forms, lambda f: client.post("/api/assess", json={"form": f})), args.calls
@@ -149,7 +153,8 @@ def main() -> None:
     if args.browser:
         process = subprocess.Popen(
             [sys.executable, "-m", "rccnav.adapters.cli", "web", "--no-browser", "--port", "0"],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert process.stdout is not None

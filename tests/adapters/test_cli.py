@@ -560,7 +560,5 @@ def test_building_the_command_line_imports_no_optional_stack() -> None:
         "'duckdb', 'pyspark', 'pyarrow', 'lifelines', 'matplotlib', 'httpx', 'jwt', "
         "'ucumvert', 'pint', 'fhir') if m in sys.modules)))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

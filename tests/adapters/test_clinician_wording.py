@@ -90,9 +90,7 @@ def _every_output(assessment: Assessment) -> dict[str, str]:
     cards = patient_view_cards(kb, assessment)
     bundle = assessment_to_bundle(assessment)
     narratives = [
-        entry["resource"]["text"]["div"]
-        for entry in bundle["entry"]
-        if "text" in entry["resource"]
+        entry["resource"]["text"]["div"] for entry in bundle["entry"] if "text" in entry["resource"]
     ]
     return {
         "text": render_text(assessment),
@@ -100,9 +98,9 @@ def _every_output(assessment: Assessment) -> dict[str, str]:
         "web page": _html_text(views.results(assessment)),
         "summary": _html_text(views.summary(assessment, date(2026, 12, 1))),
         "report": _html_text(views.report(assessment, date(2026, 12, 1))),
-        "cards": "\n".join(
-            f"{c.card.summary}\n{c.card.detail or ''}" for c in cards
-        ).replace("\\", ""),
+        "cards": "\n".join(f"{c.card.summary}\n{c.card.detail or ''}" for c in cards).replace(
+            "\\", ""
+        ),
         "FHIR narrative": _html_text("\n".join(narratives)),
     }
 

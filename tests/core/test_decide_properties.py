@@ -69,6 +69,7 @@ def test_preferred_is_never_empty_without_reason_and_next_step(case: Case) -> No
 def test_preferred_property_reaches_an_empty_list_and_catches_an_unexplained_one() -> None:
     """Not vacuous: generated cases do leave nothing preferred (contraindications,
     pregnancy); and the check fails such a result once its explanation is removed."""
+
     def empty(case: Case) -> bool:
         return not assess(case, KB, ON).systemic_therapy.preferred
 
@@ -251,8 +252,14 @@ def test_unknown_cn_criterion_never_yields_not_recommended_where_knowing_yields_
 
 def _cn_blanked(case: Case) -> bool:
     p = case.primary_tumour
-    fields = ("resectable", "renal_share_of_burden", "bleeding", "pain",
-              "paraneoplastic_syndrome", "contralateral_kidney_normal")
+    fields = (
+        "resectable",
+        "renal_share_of_burden",
+        "bleeding",
+        "pain",
+        "paraneoplastic_syndrome",
+        "contralateral_kidney_normal",
+    )
     return any(getattr(p, f) is None for f in fields)
 
 
@@ -275,8 +282,12 @@ def surveillance_truth_and_partial(draw: st.DrawFn) -> tuple[Case, Case]:
     """A treatment-naive case with every surveillance input known, and the same case with
     some of them blanked (symptoms, pace, sarcomatoid features)."""
     disease: dict[str, Any] = {
-        "metastases": [{"site": draw(st.sampled_from(["lung", "lymph-node", "bone"])),
-                        "lesions": draw(st.integers(1, 3))}],
+        "metastases": [
+            {
+                "site": draw(st.sampled_from(["lung", "lymph-node", "bone"])),
+                "lesions": draw(st.integers(1, 3)),
+            }
+        ],
         "metastases_recorded": True,
         **{f: draw(st.booleans()) for f in _SURVEILLANCE_FIELDS},
     }

@@ -193,8 +193,11 @@ def _caution_texts(result: Result, regimen: str) -> list[str] | None:
 
 
 def _excluded_texts(result: Result, regimen: str) -> list[str] | None:
-    found = [e["reason"]["text"] for e in result["systemic_therapy"]["excluded"]
-             if e["regimen"] == regimen]
+    found = [
+        e["reason"]["text"]
+        for e in result["systemic_therapy"]["excluded"]
+        if e["regimen"] == regimen
+    ]
     return found or None
 
 

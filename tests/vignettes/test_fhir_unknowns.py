@@ -65,8 +65,11 @@ def _shared() -> Iterator[FhirPatient]:
 
 def _synthetic() -> Iterator[FhirPatient]:
     for number, (resources, _) in enumerate(synth.patients(SYNTH_COUNT, seed=8)):
-        document = {"resourceType": "Bundle", "type": "collection",
-                    "entry": [{"resource": r} for r in resources]}
+        document = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in resources],
+        }
         try:
             intake = read_input(orjson.dumps(document), name=f"synth-{number}", on=SYNTH_ON, kb=KB)
         except Exception:  # the generator's deliberately unusable records (no RCC diagnosis)
@@ -94,9 +97,7 @@ PATIENTS = [*_shared(), *_synthetic(), *_built()]
 
 def _metastasectomy_completions(case: Case) -> Iterator[Case]:
     d = case.disease
-    sites = [
-        [None] if m.lesions is not None else [1, 6] for m in d.metastases
-    ]
+    sites = [[None] if m.lesions is not None else [1, 6] for m in d.metastases]
     resectable = [[None] if m.resectable is not None else [True, False] for m in d.metastases]
     kps = [None] if case.performance is not None else [60, 90]
     for counts in itertools.product(*sites):
@@ -152,9 +153,9 @@ def _surveillance_completions(case: Case) -> Iterator[Case]:
         "rapidly_progressing": d.rapidly_progressing,
     }
     unknown = [f for f, v in fields.items() if v is None]
-    sarcomatoid = [case.diagnosis.sarcomatoid] if case.diagnosis.sarcomatoid is not None else [
-        True, False
-    ]
+    sarcomatoid = (
+        [case.diagnosis.sarcomatoid] if case.diagnosis.sarcomatoid is not None else [True, False]
+    )
     for values in itertools.product(*[(True, False)] * len(unknown)):
         for sarc in sarcomatoid:
             data = case.model_dump()

@@ -90,8 +90,15 @@ def test_pregnancy_rule_includes_the_cytokines(kb: KnowledgeBase) -> None:
 
 
 @pytest.mark.parametrize(
-    "rule_id", ["ici.steroids", "ici.other-immunosuppressants", "ici.pneumonitis",
-                "ici.chronic-infection", "ici.infection", "ici.autoimmune"]
+    "rule_id",
+    [
+        "ici.steroids",
+        "ici.other-immunosuppressants",
+        "ici.pneumonitis",
+        "ici.chronic-infection",
+        "ici.infection",
+        "ici.autoimmune",
+    ],
 )
 def test_trial_exclusions_cite_the_trials_not_the_labels(kb: KnowledgeBase, rule_id: str) -> None:
     """Steroids, immunosuppressants, infection, pneumonitis and autoimmune disease were
@@ -108,8 +115,15 @@ def test_hd_il2_fitness_names_every_criterion(kb: KnowledgeBase) -> None:
     11.2)."""
     rule = kb.rule("therapy.aldesleukin-fitness")
     statement = rule.statement.lower()
-    for words in ("stress testing", "creatinine", "cardiac function", "pregnant",
-                  "checkpoint-inhibitor toxicity", "brain metastases", "autoimmune"):
+    for words in (
+        "stress testing",
+        "creatinine",
+        "cardiac function",
+        "pregnant",
+        "checkpoint-inhibitor toxicity",
+        "brain metastases",
+        "autoimmune",
+    ):
         assert words in statement, words
     assert kb.param(rule.id, "max_creatinine_mg_dl") == 1.5
     assert kb.param(rule.id, "stress_test_from_age_years") == 50

@@ -73,9 +73,7 @@ def quick_init(cls: type[T]) -> type[T]:
         "        _set(self, '__class__', _twin)\n"
         + "\n".join(fast)
         + "\n        self.__class__ = _cls\n"
-        "    else:\n"
-        + "\n".join(body or ["        pass"])
-        + "\n  return __init__\n"
+        "    else:\n" + "\n".join(body or ["        pass"]) + "\n  return __init__\n"
     )
     namespace: dict[str, Any] = {}
     exec(source, {}, namespace)

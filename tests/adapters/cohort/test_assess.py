@@ -24,9 +24,7 @@ from .conftest import Assessed, read_rows
 def _patient_lines(out: Path) -> dict[str, list[str]]:
     grouped = out / WORK / "grouped"
     return {
-        pid: lines
-        for bucket in sorted(grouped.iterdir())
-        for pid, lines in bucket_patients(bucket)
+        pid: lines for bucket in sorted(grouped.iterdir()) for pid, lines in bucket_patients(bucket)
     }
 
 
@@ -42,7 +40,8 @@ def test_groups_equal_the_drawn_groups_when_every_factor_is_recorded(
     small_cohort: Assessed,
 ) -> None:
     complete = [
-        row for row in small_cohort.rows
+        row
+        for row in small_cohort.rows
         if small_cohort.truth[row["patient_id"]]["complete"] == "true"
         and small_cohort.truth[row["patient_id"]]["usable"] == "true"
     ]
@@ -54,8 +53,9 @@ def test_groups_equal_the_drawn_groups_when_every_factor_is_recorded(
 
 
 def test_unusable_records_get_a_row_with_the_reason(small_cohort: Assessed) -> None:
-    unusable = [r for r in small_cohort.rows
-                if small_cohort.truth[r["patient_id"]]["usable"] == "false"]
+    unusable = [
+        r for r in small_cohort.rows if small_cohort.truth[r["patient_id"]]["usable"] == "false"
+    ]
     assert unusable, "the seed should include a record without an RCC diagnosis"
     for row in unusable:
         assert row["status"] == "unusable"
@@ -74,8 +74,11 @@ def test_rows_equal_rccnav_assess_for_the_same_patient(
 ) -> None:
     lines = _patient_lines(small_cohort.out)
     rows = {row["patient_id"]: row for row in small_cohort.rows}
-    undetermined = [pid for pid, row in rows.items() if row["status"] == "assessed"
-                    and row["imdc_group"] is None][:5]
+    undetermined = [
+        pid
+        for pid, row in rows.items()
+        if row["status"] == "assessed" and row["imdc_group"] is None
+    ][:5]
     unusable = [pid for pid, row in rows.items() if row["status"] == "unusable"][:2]
     chosen = sorted(rows)[:12] + undetermined + unusable
     for pid in chosen:
@@ -144,9 +147,7 @@ def test_other_options_start_afresh(small_cohort: Assessed, tmp_path: Path) -> N
     summary = run_local(small_cohort.export, out, Options(on=date(2026, 6, 1)), workers=1)
     assert summary.resumed_buckets == 0
     rows = read_rows(out)
-    assert {row["assessed_on"] for row in rows if row["status"] == "assessed"} == {
-        date(2026, 6, 1)
-    }
+    assert {row["assessed_on"] for row in rows if row["status"] == "assessed"} == {date(2026, 6, 1)}
     assert all(row["first_line_concordance"] is None for row in rows)
 
 

@@ -65,8 +65,10 @@ def test_a_guideline_change_lists_the_patients_it_moves(
     # The edited table applies to first-line clear-cell (or unrecorded histology) patients
     # who are, or may be, intermediate or poor risk.
     expected = {
-        row["patient_id"] for row in rows
-        if row["status"] == "assessed" and row["line"] == 1
+        row["patient_id"]
+        for row in rows
+        if row["status"] == "assessed"
+        and row["line"] == 1
         and row["histology"] in ("clear-cell", None)
         and {"intermediate", "poor"} & set(row["imdc_possible"])
     }
@@ -89,20 +91,31 @@ def test_a_guideline_change_lists_the_patients_it_moves(
 
 def test_a_change_in_the_patient_assessment_is_named_as_the_reason() -> None:
     base = {
-        "patient_id": "p1", "status": "assessed", "imdc_group": "intermediate",
-        "mskcc_group": "intermediate", "line": 1, "histology": "clear-cell",
-        "preferred": ["axitinib+pembrolizumab", "ipilimumab+nivolumab"], "other": [],
-        "certain_circumstances": [], "cn": "consider", "metastasectomy": "not-recommended",
-        "active_surveillance": "not-recommended", "kb_version": "1",
+        "patient_id": "p1",
+        "status": "assessed",
+        "imdc_group": "intermediate",
+        "mskcc_group": "intermediate",
+        "line": 1,
+        "histology": "clear-cell",
+        "preferred": ["axitinib+pembrolizumab", "ipilimumab+nivolumab"],
+        "other": [],
+        "certain_circumstances": [],
+        "cn": "consider",
+        "metastasectomy": "not-recommended",
+        "active_surveillance": "not-recommended",
+        "kb_version": "1",
         "imdc_hemoglobin": "absent",
     }
-    for name in ("performance_status", "time_to_treatment", "calcium", "neutrophils",
-                 "platelets"):
+    for name in ("performance_status", "time_to_treatment", "calcium", "neutrophils", "platelets"):
         base[f"imdc_{name}"] = "absent"
     for name in ("performance_status", "time_to_treatment", "hemoglobin", "calcium", "ldh"):
         base[f"mskcc_{name}"] = "absent"
-    after = {**base, "imdc_group": "favorable", "imdc_hemoglobin": "absent",
-             "preferred": ["axitinib+pembrolizumab"]}
+    after = {
+        **base,
+        "imdc_group": "favorable",
+        "imdc_hemoglobin": "absent",
+        "preferred": ["axitinib+pembrolizumab"],
+    }
     found = changes([base], [after])
     assert len(found) == 1
     assert found[0].what == ("preferred drops ipilimumab+nivolumab",)

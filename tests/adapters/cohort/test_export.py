@@ -34,9 +34,13 @@ def _keys(folder: Path) -> tuple[Path, dict[str, Any]]:
 
     key = ec.generate_private_key(ec.SECP384R1())
     pem = folder / "client.pem"
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     jwk = orjson.loads(ECAlgorithm.to_jwk(key.public_key()))
     return pem, {**jwk, "kid": KID, "alg": "ES384", "use": "sig"}
 
@@ -58,27 +62,45 @@ def smart_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         "log_inbound": False,
         "server_auth": {
             "types": ["smart"],
-            "smart_clients": [{"client_id": CLIENT, "jwks": {"keys": [jwk]},
-                               "scopes": "system/*.read system/*.write"}],
+            "smart_clients": [
+                {
+                    "client_id": CLIENT,
+                    "jwks": {"keys": [jwk]},
+                    "scopes": "system/*.read system/*.write",
+                }
+            ],
         },
     }
     (home / "settings.yaml").write_bytes(orjson.dumps(settings))
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from sekmet.cli import app; app()", "serve", "--config",
-         str(home / "settings.yaml")],
-        cwd=home, env={**os.environ, "SEKMET_CONFIG": str(home / "settings.yaml")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            "from sekmet.cli import app; app()",
+            "serve",
+            "--config",
+            str(home / "settings.yaml"),
+        ],
+        cwd=home,
+        env={**os.environ, "SEKMET_CONFIG": str(home / "settings.yaml")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_http(f"{base}/metadata", proc)
         token = _token(base, pem)
         entries = [
             {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
-            for resources, _truth in patients(12, seed=5) for r in resources
+            for resources, _truth in patients(12, seed=5)
+            for r in resources
         ]
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-        response = httpx.post(base, content=orjson.dumps(bundle), timeout=60, headers={
-            "Content-Type": "application/fhir+json", "Authorization": f"Bearer {token}"})
+        response = httpx.post(
+            base,
+            content=orjson.dumps(bundle),
+            timeout=60,
+            headers={"Content-Type": "application/fhir+json", "Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 200, response.text[:500]
         yield base, pem, 12
     finally:
@@ -102,14 +124,40 @@ def test_export_then_assess_every_patient(
 ) -> None:
     base, pem, count = smart_server
     out = tmp_path / "export"
-    code = main(["cohort", "export", "--fhir-server", base, "--out", str(out),
-                 "--client-id", CLIENT, "--private-key", str(pem), "--key-id", KID])
+    code = main(
+        [
+            "cohort",
+            "export",
+            "--fhir-server",
+            base,
+            "--out",
+            str(out),
+            "--client-id",
+            CLIENT,
+            "--private-key",
+            str(pem),
+            "--key-id",
+            KID,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     manifest = orjson.loads((out / "manifest.json").read_bytes())
     assert {item["type"] for item in manifest["output"]} >= {"Patient", "Condition", "Observation"}
     assert all((out / item["url"]).exists() for item in manifest["output"])
-    assert main(["cohort", "assess", str(out), "--out", str(tmp_path / "run"),
-                 "--at", "first-line-start"]) == 0
+    assert (
+        main(
+            [
+                "cohort",
+                "assess",
+                str(out),
+                "--out",
+                str(tmp_path / "run"),
+                "--at",
+                "first-line-start",
+            ]
+        )
+        == 0
+    )
     rows = read_rows(tmp_path / "run")
     assert len(rows) == count
     assert sum(row["status"] == "assessed" for row in rows) >= count - 1
@@ -128,8 +176,22 @@ def test_an_unregistered_key_is_refused_by_the_token_endpoint(
 ) -> None:
     base, _pem, _count = smart_server
     other, _jwk = _keys(tmp_path)
-    code = main(["cohort", "export", "--fhir-server", base, "--out", str(tmp_path / "x"),
-                 "--client-id", CLIENT, "--private-key", str(other), "--key-id", KID])
+    code = main(
+        [
+            "cohort",
+            "export",
+            "--fhir-server",
+            base,
+            "--out",
+            str(tmp_path / "x"),
+            "--client-id",
+            CLIENT,
+            "--private-key",
+            str(other),
+            "--key-id",
+            KID,
+        ]
+    )
     assert code == 2
     assert "the token endpoint refused the client" in capsys.readouterr().err
 

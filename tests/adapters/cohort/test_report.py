@@ -42,9 +42,15 @@ def test_report_is_self_contained_html_with_every_section(
     output = tmp_path / "report.html"
     assert main(["cohort", "report", str(small_cohort.out), "--output", str(output)]) == 0
     text = output.read_text()
-    for heading in ("Risk groups", "IMDC (rows) by MSKCC", "Missing data", "Recommendations",
-                    "First-line therapy against the recommendation", "Survival by IMDC group",
-                    "Harrell's C"):
+    for heading in (
+        "Risk groups",
+        "IMDC (rows) by MSKCC",
+        "Missing data",
+        "Recommendations",
+        "First-line therapy against the recommendation",
+        "Survival by IMDC group",
+        "Harrell's C",
+    ):
         assert heading in text, heading
     assert text.count("<svg") >= 3
     assert "<script" not in text and "<link" not in text
@@ -75,18 +81,27 @@ def test_report_without_first_line_dates_or_deaths_says_so(tmp_path: Path) -> No
 def test_override_reasons_from_the_feedback_store(small_cohort: Assessed, tmp_path: Path) -> None:
     db = tmp_path / "feedback.db"
     store = FeedbackStore(db)
-    store.note_issued([IssuedCard("c1", "rccnav-patient-view", "risk", "2026-01-01T00:00:00Z"),
-                       IssuedCard("c2", "rccnav-patient-view", "risk", "2026-01-01T00:00:00Z")])
+    store.note_issued(
+        [
+            IssuedCard("c1", "rccnav-patient-view", "risk", "2026-01-01T00:00:00Z"),
+            IssuedCard("c2", "rccnav-patient-view", "risk", "2026-01-01T00:00:00Z"),
+        ]
+    )
     store.flush()
-    store.add_feedback("rccnav-patient-view", [
-        FeedbackRecord("c1", "overridden", "2026-01-02T00:00:00Z",
-                       override_display="Patient declined"),
-        FeedbackRecord("c2", "accepted", "2026-01-02T00:00:00Z"),
-    ])
+    store.add_feedback(
+        "rccnav-patient-view",
+        [
+            FeedbackRecord(
+                "c1", "overridden", "2026-01-02T00:00:00Z", override_display="Patient declined"
+            ),
+            FeedbackRecord("c2", "accepted", "2026-01-02T00:00:00Z"),
+        ],
+    )
     store.close()
     output = tmp_path / "report.html"
-    code = main(["cohort", "report", str(small_cohort.out), "--output", str(output),
-                 "--feedback", str(db)])
+    code = main(
+        ["cohort", "report", str(small_cohort.out), "--output", str(output), "--feedback", str(db)]
+    )
     assert code == 0
     text = output.read_text()
     assert "Override reasons" in text and "Patient declined" in text

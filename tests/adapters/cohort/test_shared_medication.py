@@ -71,8 +71,9 @@ def test_absolute_and_versioned_references_are_attached_too(tmp_path: Path) -> N
     summary = run_local(export, tmp_path / "out", ON, workers=1)
     rows = read_rows(tmp_path / "out")
     assert summary.shared_attached == sum(len(r) for r in _referenced_ids(export).values())
-    assert all(row["status"] == "assessed" or "Medication" not in (row["reason"] or "")
-               for row in rows)
+    assert all(
+        row["status"] == "assessed" or "Medication" not in (row["reason"] or "") for row in rows
+    )
 
 
 def _referenced_ids(export: Path) -> dict[str, set[str]]:

@@ -20,8 +20,21 @@ def test_spark_and_local_engines_give_identical_rows(
     small_cohort: Assessed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "spark"
-    code = main(["cohort", "assess", str(small_cohort.export), "--out", str(out),
-                 "--at", "first-line-start", "--engine", "spark", "--master", "local[2]"])
+    code = main(
+        [
+            "cohort",
+            "assess",
+            str(small_cohort.export),
+            "--out",
+            str(out),
+            "--at",
+            "first-line-start",
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     rows = read_rows(out)
     assert len(rows) == len(small_cohort.rows)

@@ -75,7 +75,8 @@ def test_every_visible_control_has_a_label(kb) -> None:  # type: ignore[no-untyp
     parser.feed(html)
     assert len(parser.controls) > 100
     unlabelled = [
-        c for c in parser.controls
+        c
+        for c in parser.controls
         if c not in parser.wrapped and c.get("id") not in parser.ids_with_label
     ]
     assert unlabelled == []

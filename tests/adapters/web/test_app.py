@@ -49,7 +49,7 @@ def test_page_needs_the_token_then_a_cookie(anonymous: TestClient) -> None:
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = anonymous.get("/")
     assert page.status_code == 200
-    assert "data-testid=\"imdc-group\"" in page.text
+    assert 'data-testid="imdc-group"' in page.text
 
 
 def test_requests_naming_another_host_are_refused(client: TestClient) -> None:
@@ -69,8 +69,14 @@ def test_cross_site_posts_are_refused(client: TestClient) -> None:
 
 def test_page_carries_the_test_ids_and_no_outside_asset(client: TestClient) -> None:
     page = client.get("/")
-    for testid in ("assessment-date", "file-input", "imdc-group", "mskcc-group", "preferred",
-                   "warnings"):
+    for testid in (
+        "assessment-date",
+        "file-input",
+        "imdc-group",
+        "mskcc-group",
+        "preferred",
+        "warnings",
+    ):
         assert f'data-testid="{testid}"' in page.text, testid
     assert "default-src 'self'" in page.headers["content-security-policy"]
     # Scripts and styles are the app's own (no CDN), and there is no inline script.
@@ -90,8 +96,13 @@ def test_static_serves_only_its_own_files(client: TestClient) -> None:
 def test_assess_returns_fragments_or_problems_at_fields(client: TestClient) -> None:
     ok = client.post(
         "/api/assess",
-        json={"form": {"assessment_date": "2026-11-01", "performance.kps": "60",
-                       "diagnosis.date": "2026-08-01"}},
+        json={
+            "form": {
+                "assessment_date": "2026-11-01",
+                "performance.kps": "60",
+                "diagnosis.date": "2026-08-01",
+            }
+        },
     )
     assert ok.status_code == 200
     body = ok.json()
@@ -109,9 +120,13 @@ def test_assess_returns_fragments_or_problems_at_fields(client: TestClient) -> N
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b'{"form": []}', b'{"form": {}, "extra": 1}',
-     b'{"form": {}, "file": {"name": "x", "summary": {"kind": "k"}, '
-     b'"warnings": [{"code": "c", "severity": "fatal", "message": "m"}]}}'],
+    [
+        b"not json",
+        b'{"form": []}',
+        b'{"form": {}, "extra": 1}',
+        b'{"form": {}, "file": {"name": "x", "summary": {"kind": "k"}, '
+        b'"warnings": [{"code": "c", "severity": "fatal", "message": "m"}]}}',
+    ],
 )
 def test_malformed_requests_are_422_with_a_message(client: TestClient, body: bytes) -> None:
     reply = client.post("/api/assess", content=body, headers={"content-type": "application/json"})
@@ -122,8 +137,9 @@ def test_malformed_requests_are_422_with_a_message(client: TestClient, body: byt
 @pytest.mark.skipif(not VIGNETTES.is_dir(), reason="../shared/vignettes is not present")
 def test_intake_fills_the_form_with_sources_and_keeps_reader_notes(client: TestClient) -> None:
     raw = (VIGNETTES / "p03-poor.json").read_bytes()
-    reply = client.post("/api/intake?on=2026-11-01", content=raw,
-                        headers={"x-file-name": "p03-poor.json"})
+    reply = client.post(
+        "/api/intake?on=2026-11-01", content=raw, headers={"x-file-name": "p03-poor.json"}
+    )
     assert reply.status_code == 200
     data = reply.json()
     assert data["form"]["performance.kps"] == "60"
@@ -170,8 +186,9 @@ def test_templates_hold_no_clinical_thresholds() -> None:
     root = Path(__file__).resolve().parents[3] / "src" / "rccnav" / "adapters" / "web"
     for path in [*root.glob("templates/*.html"), root / "static" / "web.js"]:
         text = path.read_text()
-        assert not re.search(r"(kps|ecog|hemoglobin|calcium|ldh|platelet)\w*\s*[<>]=?\s*\d",
-                             text, re.I), path
+        assert not re.search(
+            r"(kps|ecog|hemoglobin|calcium|ldh|platelet)\w*\s*[<>]=?\s*\d", text, re.I
+        ), path
 
 
 def test_the_guideline_view_is_a_request_field(client: TestClient) -> None:
@@ -185,4 +202,3 @@ def test_the_guideline_view_is_a_request_field(client: TestClient) -> None:
     assert "NCCN, EAU and ESMO merged" in merged.json()["results"]
     assert client.post("/api/assess", json={"form": form, "guideline": "asco"}).status_code == 422
     assert 'data-testid="guideline-select"' in client.get("/").text
-

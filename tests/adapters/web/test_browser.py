@@ -17,9 +17,7 @@ from rccnav.adapters.web.form import case_to_form, fields_by_path
 
 from ..conftest import VIGNETTES
 
-pytestmark = pytest.mark.skipif(
-    not VIGNETTES.is_dir(), reason="../shared/vignettes is not present"
-)
+pytestmark = pytest.mark.skipif(not VIGNETTES.is_dir(), reason="../shared/vignettes is not present")
 
 # Vignettes typed in by hand: risk groups, preferred regimens and warnings differ.
 TYPED = ("p03-poor", "p05-ecog3", "p10-after-ipi-nivo", "p12-lupus", "p02-thrombocytosis")
@@ -66,16 +64,16 @@ def _check_expected(page: Any, expect: dict[str, Any]) -> None:
         mskcc = page.get_by_test_id("mskcc-group").get_attribute("data-group")
         assert mskcc == (expect["mskcc_group"] or "undetermined")
     preferred = set(
-        page.get_by_test_id("preferred").locator("li[data-regimen]").evaluate_all(
-            "items => items.map(i => i.dataset.regimen)"
-        )
+        page.get_by_test_id("preferred")
+        .locator("li[data-regimen]")
+        .evaluate_all("items => items.map(i => i.dataset.regimen)")
     )
     assert set(expect.get("pref_has", ())) <= preferred
     assert not set(expect.get("pref_lacks", ())) & preferred
     codes = set(
-        page.get_by_test_id("warnings").locator("li[data-code]").evaluate_all(
-            "items => items.map(i => i.dataset.code)"
-        )
+        page.get_by_test_id("warnings")
+        .locator("li[data-code]")
+        .evaluate_all("items => items.map(i => i.dataset.code)")
     )
     assert set(expect.get("warn_has", ())) <= codes
     assert not set(expect.get("warn_lacks", ())) & codes

@@ -34,8 +34,12 @@ def test_web_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.skipif(not VIGNETTES.is_dir(), reason="../shared/vignettes is not present")
 def test_report_html_is_dated_with_kb_version_and_disclaimer(tmp_path: Path) -> None:
     out = tmp_path / "summary.html"
-    assert main(["report", str(VIGNETTES / "p03-poor.json"), "--on", "2026-11-01",
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            ["report", str(VIGNETTES / "p03-poor.json"), "--on", "2026-11-01", "--output", str(out)]
+        )
+        == 0
+    )
     html = out.read_text()
     assert "Assessment date <strong>2026-11-01</strong>" in html
     assert re.search(r"knowledge base \S+ \([0-9a-f]{12}\)", html)
@@ -53,8 +57,19 @@ def test_report_pdf_text(tmp_path: Path) -> None:
     from pypdf import PdfReader
 
     out = tmp_path / "summary.pdf"
-    assert main(["report", str(VIGNETTES / "p10-after-ipi-nivo.json"), "--on", "2026-11-01",
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(VIGNETTES / "p10-after-ipi-nivo.json"),
+                "--on",
+                "2026-11-01",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     reader = PdfReader(str(out))
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
     assert len(reader.pages) == 1

@@ -127,11 +127,22 @@ def test_removed_rows_leave_no_gap_and_errors_name_the_row_shown() -> None:
     [
         ({"performance.kps": "75"}, "performance.kps", "multiple of 10"),
         ({"performance.ecog": "7"}, "performance.ecog", "less than or equal to 5"),
-        ({"labs.hemoglobin.value": "abc", "labs.hemoglobin.unit": "g/dL"},
-         "labs.hemoglobin.value", "valid number"),
+        (
+            {"labs.hemoglobin.value": "abc", "labs.hemoglobin.unit": "g/dL"},
+            "labs.hemoglobin.value",
+            "valid number",
+        ),
         ({"labs.hemoglobin.value": "12"}, "labs.hemoglobin.unit", "required"),
-        ({"labs.ldh.value": "200", "labs.ldh.unit": "U/L", "labs.ldh.low": "300",
-          "labs.ldh.high": "200"}, "labs.ldh", "above high"),
+        (
+            {
+                "labs.ldh.value": "200",
+                "labs.ldh.unit": "U/L",
+                "labs.ldh.low": "300",
+                "labs.ldh.high": "200",
+            },
+            "labs.ldh",
+            "above high",
+        ),
         ({"diagnosis.date": "2027-05-01"}, "diagnosis.date", "after today"),
         ({"diagnosis.histology": "clear cell"}, "diagnosis.histology", "clear-cell"),
         ({"prior_therapies.0.start": "2025-01-01"}, "prior_therapies.0.agents", "required"),
@@ -149,8 +160,11 @@ def test_invalid_entries_come_back_at_their_field(
 
 def test_future_assessment_date_and_planned_start_are_allowed() -> None:
     result = form_to_case(
-        {"assessment_date": "2027-01-10", "proposed_therapy.agents": "cabozantinib",
-         "proposed_therapy.planned_start": "2027-01-20"},
+        {
+            "assessment_date": "2027-01-10",
+            "proposed_therapy.agents": "cabozantinib",
+            "proposed_therapy.planned_start": "2027-01-20",
+        },
         TODAY,
     )
     assert result.problems == []
@@ -160,8 +174,10 @@ def test_future_assessment_date_and_planned_start_are_allowed() -> None:
 
 def test_lists_and_choices_are_read_as_lists() -> None:
     result = form_to_case(
-        {"prior_therapies.0.agents": "nivolumab, ipilimumab",
-         "germline.pathogenic_variants": ["VHL", "FH"]},
+        {
+            "prior_therapies.0.agents": "nivolumab, ipilimumab",
+            "germline.pathogenic_variants": ["VHL", "FH"],
+        },
         TODAY,
     )
     assert result.case is not None

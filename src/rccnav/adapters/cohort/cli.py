@@ -58,14 +58,16 @@ def _assess(args: argparse.Namespace) -> int:
             knowledge_base(args.kb)
         except Exception as exc:
             raise InputError(f"not a usable knowledge base: {exc}", where="--kb") from None
-    options = Options(on=args.on, at_first_line_start=args.at == "first-line-start",
-                      kb_path=args.kb)
+    options = Options(
+        on=args.on, at_first_line_start=args.at == "first-line-start", kb_path=args.kb
+    )
     if args.engine == "spark":
         try:
             from rccnav.adapters.cohort.engine_spark import run_spark
         except ImportError:
-            raise InputError("PySpark is not installed (pip install 'rccnav[cohort]')",
-                             where="--engine") from None
+            raise InputError(
+                "PySpark is not installed (pip install 'rccnav[cohort]')", where="--engine"
+            ) from None
         summary = run_spark(args.input, args.out, options, args.master)
     else:
         from rccnav.adapters.cohort.engine_local import run_local
@@ -131,31 +133,51 @@ def add_subcommands(commands: Commands) -> None:
         description="Cohort analytics over a FHIR Bulk Data export (one NDJSON file per "
         "resource type and its manifest.json).",
     )
-    sub = cohort.add_subparsers(dest="cohort_command", required=True,
-                                metavar="{assess,report,diff,export,synth}")
+    sub = cohort.add_subparsers(
+        dest="cohort_command", required=True, metavar="{assess,report,diff,export,synth}"
+    )
 
     a = sub.add_parser("assess", help="assess every patient of an export, one row each")
     a.add_argument("input", type=Path, metavar="INPUT", help="Bulk Data export folder")
     a.add_argument("--out", type=Path, required=True, metavar="DIR")
     when = a.add_mutually_exclusive_group()
-    when.add_argument("--on", type=_iso_date, metavar="YYYY-MM-DD",
-                      help="assess everyone as of this date (default today)")
-    when.add_argument("--at", choices=("first-line-start",),
-                      help="assess each patient the day before the first line of "
-                      "metastatic therapy started (the decision point)")
+    when.add_argument(
+        "--on",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="assess everyone as of this date (default today)",
+    )
+    when.add_argument(
+        "--at",
+        choices=("first-line-start",),
+        help="assess each patient the day before the first line of "
+        "metastatic therapy started (the decision point)",
+    )
     a.add_argument("--engine", choices=("local", "spark"), default="local")
-    a.add_argument("--master", default="local[*]", metavar="URL",
-                   help="Spark master (with --engine spark; default local[*])")
-    a.add_argument("--workers", type=_count, metavar="N",
-                   help="worker processes for the local engine (default 2)")
+    a.add_argument(
+        "--master",
+        default="local[*]",
+        metavar="URL",
+        help="Spark master (with --engine spark; default local[*])",
+    )
+    a.add_argument(
+        "--workers",
+        type=_count,
+        metavar="N",
+        help="worker processes for the local engine (default 2)",
+    )
     a.add_argument("--kb", type=Path, metavar="PATH", help="knowledge base folder to use")
     a.set_defaults(handler=_assess)
 
     r = sub.add_parser("report", help="self-contained HTML report of an assessed cohort")
     r.add_argument("dir", type=Path, metavar="DIR", help="output folder of cohort assess")
     r.add_argument("--output", type=Path, required=True, metavar="FILE")
-    r.add_argument("--feedback", type=Path, metavar="DB",
-                   help="CDS Hooks feedback store (SQLite) for override reasons")
+    r.add_argument(
+        "--feedback",
+        type=Path,
+        metavar="DB",
+        help="CDS Hooks feedback store (SQLite) for override reasons",
+    )
     r.set_defaults(handler=_report)
 
     d = sub.add_parser("diff", help="patients whose recommendation differs between two runs")
@@ -168,21 +190,36 @@ def add_subcommands(commands: Commands) -> None:
     e.add_argument("--fhir-server", required=True, metavar="URL", help="FHIR base URL")
     e.add_argument("--out", type=Path, required=True, metavar="DIR")
     e.add_argument("--client-id", metavar="ID", help="SMART Backend Services client id")
-    e.add_argument("--private-key", type=Path, metavar="PEM",
-                   help="private key that signs the client assertion (RSA or EC P-384)")
+    e.add_argument(
+        "--private-key",
+        type=Path,
+        metavar="PEM",
+        help="private key that signs the client assertion (RSA or EC P-384)",
+    )
     e.add_argument("--key-id", metavar="KID", help="kid of that key in the client's JWKS")
-    e.add_argument("--token-url", metavar="URL",
-                   help="token endpoint (default: from .well-known/smart-configuration)")
+    e.add_argument(
+        "--token-url",
+        metavar="URL",
+        help="token endpoint (default: from .well-known/smart-configuration)",
+    )
     e.add_argument("--scope", default="system/*.read")
-    e.add_argument("--timeout", type=_count, default=3600, metavar="S",
-                   help="give up when the export is not ready after this many seconds")
+    e.add_argument(
+        "--timeout",
+        type=_count,
+        default=3600,
+        metavar="S",
+        help="give up when the export is not ready after this many seconds",
+    )
     e.set_defaults(handler=_export)
 
     s = sub.add_parser("synth", help="write a synthetic Bulk Data export (demo, tests)")
     s.add_argument("--patients", type=_count, required=True, metavar="N")
     s.add_argument("--seed", type=int, default=1, metavar="S")
     s.add_argument("--out", type=Path, required=True, metavar="DIR")
-    s.add_argument("--shared-medications", action="store_true",
-                   help="name each agent by medicationReference to a shared Medication "
-                        "(Medication.ndjson), as some servers export them")
+    s.add_argument(
+        "--shared-medications",
+        action="store_true",
+        help="name each agent by medicationReference to a shared Medication "
+        "(Medication.ndjson), as some servers export them",
+    )
     s.set_defaults(handler=_synth)

@@ -18,10 +18,23 @@ from typing import Any
 from rccnav.adapters.cohort.patient import IMDC_FACTORS, MSKCC_FACTORS
 from rccnav.adapters.cohort.report import load_rows
 
-RECOMMENDATION = ("preferred", "other", "certain_circumstances", "cn", "metastasectomy",
-                  "active_surveillance")
-ASSESSMENT = ("status", "imdc_group", "mskcc_group", "line", "histology",
-              *[f"imdc_{f}" for f in IMDC_FACTORS], *[f"mskcc_{f}" for f in MSKCC_FACTORS])
+RECOMMENDATION = (
+    "preferred",
+    "other",
+    "certain_circumstances",
+    "cn",
+    "metastasectomy",
+    "active_surveillance",
+)
+ASSESSMENT = (
+    "status",
+    "imdc_group",
+    "mskcc_group",
+    "line",
+    "histology",
+    *[f"imdc_{f}" for f in IMDC_FACTORS],
+    *[f"mskcc_{f}" for f in MSKCC_FACTORS],
+)
 LABELS = {"cn": "cytoreductive nephrectomy", "certain_circumstances": "certain circumstances"}
 
 

@@ -125,9 +125,7 @@ def _one(job: tuple[Path, Options]) -> tuple[Path, pa.Table]:
     return path, assess_bucket(path, options)
 
 
-def _results(
-    jobs: list[tuple[Path, Options]], workers: int
-) -> Iterator[tuple[Path, pa.Table]]:
+def _results(jobs: list[tuple[Path, Options]], workers: int) -> Iterator[tuple[Path, pa.Table]]:
     if workers <= 1 or len(jobs) <= 1:
         yield from map(_one, jobs)
         return

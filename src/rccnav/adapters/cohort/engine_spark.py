@@ -66,8 +66,10 @@ def _assess_batches(
     for batch in batches:
         rows = []
         for item in batch.to_pylist():
-            lines = [entry["resource"] for entry in
-                     sorted(item["lines"], key=lambda e: (e["rank"], e["resource"]))]
+            lines = [
+                entry["resource"]
+                for entry in sorted(item["lines"], key=lambda e: (e["rank"], e["resource"]))
+            ]
             rows.append(assess_patient(item["pid"], lines, options))
         yield from table(rows).to_batches()
 
@@ -95,8 +97,9 @@ def run_spark(export_dir: Path, out: Path, options: Options, master: str) -> Run
     started = time.perf_counter()
     export = export_files(export_dir)
     kb = knowledge_base(options.kb_path)  # fail early on a bad --kb, before starting Spark
-    work = prepare_work(out, {"input": export.fingerprint(), "engine": "spark",
-                              **options.fingerprint(kb)})
+    work = prepare_work(
+        out, {"input": export.fingerprint(), "engine": "spark", **options.fingerprint(kb)}
+    )
     spark = _session(master)
     try:
         grouped = _grouped(spark, export, work)
@@ -148,8 +151,10 @@ def _route(spark: Any, export: ExportFiles, root: Path, buckets: int) -> None:
     value = F.col("value")
     text = text.where(F.trim(value) != "")
     rtype = F.get_json_object(value, "$.resourceType")
-    ref = F.coalesce(F.get_json_object(value, "$.subject.reference"),
-                     F.get_json_object(value, "$.patient.reference"))
+    ref = F.coalesce(
+        F.get_json_object(value, "$.subject.reference"),
+        F.get_json_object(value, "$.patient.reference"),
+    )
     rid = F.get_json_object(value, "$.id")
     pid = (
         F.when(rtype == "Patient", rid)
@@ -157,8 +162,9 @@ def _route(spark: Any, export: ExportFiles, root: Path, buckets: int) -> None:
         .otherwise(F.nullif(F.regexp_extract(ref, r"(?:^|/)Patient/([^/]+)", 1), F.lit("")))
     )
     medication = F.nullif(
-        F.regexp_extract(F.get_json_object(value, "$.medicationReference.reference"),
-                         MEDICATION_KEY, 1),
+        F.regexp_extract(
+            F.get_json_object(value, "$.medicationReference.reference"), MEDICATION_KEY, 1
+        ),
         F.lit(""),
     )
     routed = text.select(
@@ -189,19 +195,24 @@ def _attach_shared_medications(lines: Any, root: Path) -> int:
         .distinct()
     )
     medications = lines.where(
-        (F.col("bucket") == SHARED_BUCKET) & (F.col("rtype") == "Medication")
+        (F.col("bucket") == SHARED_BUCKET)
+        & (F.col("rtype") == "Medication")
         & F.col("rid").isNotNull()
     ).select(F.concat(F.lit("Medication/"), F.col("rid")).alias("medication"), "resource")
-    copies = wanted.join(medications, "medication").select(
-        "resource",
-        F.lit("Medication").alias("rtype"),
-        F.lit(None).cast("string").alias("rid"),
-        "pid",
-        F.lit(None).cast("string").alias("medication"),
-        F.lit(True).alias("valid"),
-        "bucket",
-        F.lit(1).alias("rank"),
-    ).cache()
+    copies = (
+        wanted.join(medications, "medication")
+        .select(
+            "resource",
+            F.lit("Medication").alias("rtype"),
+            F.lit(None).cast("string").alias("rid"),
+            "pid",
+            F.lit(None).cast("string").alias("medication"),
+            F.lit(True).alias("valid"),
+            "bucket",
+            F.lit(1).alias("rank"),
+        )
+        .cache()
+    )
     count = int(copies.count())
     if count:
         copies.write.mode("append").partitionBy("bucket").parquet(str(root))
@@ -215,8 +226,10 @@ def _assess_bucket(spark: Any, path: Path, options: Options) -> pa.Table:
 
     if not path.exists():  # no patient hashed to this bucket
         return SCHEMA.empty_table()
-    patients = spark.read.parquet(str(path)).groupBy("pid").agg(
-        F.collect_list(F.struct("rank", "resource")).alias("lines")
+    patients = (
+        spark.read.parquet(str(path))
+        .groupBy("pid")
+        .agg(F.collect_list(F.struct("rank", "resource")).alias("lines"))
     )
     rows = patients.mapInArrow(lambda batches: _assess_batches(batches, options), spark_schema())
     result: pa.Table = rows.toArrow()

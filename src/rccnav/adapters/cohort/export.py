@@ -42,8 +42,9 @@ class _Auth:
         scope: str,
     ) -> None:
         if (client_id is None) != (key_path is None):
-            raise InputError("give both --client-id and --private-key, or neither",
-                             where="--client-id")
+            raise InputError(
+                "give both --client-id and --private-key, or neither", where="--client-id"
+            )
         self.client = client
         self.base = base
         self.client_id = client_id
@@ -67,8 +68,9 @@ class _Auth:
         url = f"{self.base}/.well-known/smart-configuration"
         response = self.client.get(url, headers={"Accept": "application/json"})
         if response.status_code != 200:
-            raise InputError(f"no SMART configuration (HTTP {response.status_code}); give "
-                             "--token-url", where=url)
+            raise InputError(
+                f"no SMART configuration (HTTP {response.status_code}); give --token-url", where=url
+            )
         endpoint = _json(response, url).get("token_endpoint")
         if not isinstance(endpoint, str):
             raise InputError("the SMART configuration names no token_endpoint", where=url)
@@ -81,21 +83,30 @@ class _Auth:
         token_url = self.token_url or self._discover()
         self.token_url = token_url
         now = int(time.time())
-        claims = {"iss": self.client_id, "sub": self.client_id, "aud": token_url,
-                  "exp": now + 300, "jti": secrets.token_urlsafe(16)}
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": token_url,
+            "exp": now + 300,
+            "jti": secrets.token_urlsafe(16),
+        }
         algorithm = "ES384" if _is_ec(self.key) else "RS384"
         headers = {"kid": self.key_id} if self.key_id else None
         assertion = jwt.encode(claims, self.key, algorithm=algorithm, headers=headers)
-        response = self.client.post(token_url, data={
-            "grant_type": "client_credentials",
-            "scope": self.scope,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion,
-        })
+        response = self.client.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "scope": self.scope,
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+        )
         body = _json(response, token_url) if response.content else {}
         if response.status_code != 200 or not isinstance(body.get("access_token"), str):
-            why = (body.get("error_description") or body.get("error")
-                   or f"HTTP {response.status_code}")
+            why = (
+                body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
+            )
             raise InputError(f"the token endpoint refused the client: {why}", where=token_url)
         token: str = body["access_token"]
         return token
@@ -107,8 +118,9 @@ def _load_key(path: Path) -> Any:
     try:
         return load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise InputError(f"not a readable PEM private key without a password: {exc}",
-                         where=str(path)) from None
+        raise InputError(
+            f"not a readable PEM private key without a password: {exc}", where=str(path)
+        ) from None
 
 
 def _is_ec(key: Any) -> bool:
@@ -126,8 +138,9 @@ def _json(response: Any, where: str) -> dict[str, Any]:
     try:
         data = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        raise InputError(f"the server answered HTTP {response.status_code} with non-JSON",
-                         where=where) from None
+        raise InputError(
+            f"the server answered HTTP {response.status_code} with non-JSON", where=where
+        ) from None
     if not isinstance(data, dict):
         raise InputError("the server answered with JSON that is not an object", where=where)
     return data
@@ -201,15 +214,19 @@ def _kick_off_and_wait(
     client: Any, auth: _Auth, base: str, timeout: float, sleep: Any
 ) -> dict[str, Any]:
     kickoff = f"{base}/Patient/$export"
-    response = _request(client, auth, "GET", kickoff, headers={
-        "Accept": "application/fhir+json", "Prefer": "respond-async"})
+    response = _request(
+        client,
+        auth,
+        "GET",
+        kickoff,
+        headers={"Accept": "application/fhir+json", "Prefer": "respond-async"},
+    )
     if response.status_code != 202 or "content-location" not in response.headers:
         raise _problem(response, kickoff)
     status_url = response.headers["content-location"]
     deadline = time.monotonic() + timeout
     while True:
-        response = _request(client, auth, "GET", status_url,
-                            headers={"Accept": "application/json"})
+        response = _request(client, auth, "GET", status_url, headers={"Accept": "application/json"})
         if response.status_code == 200:
             return _json(response, status_url)
         if response.status_code not in (202, 429):

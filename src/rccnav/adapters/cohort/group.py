@@ -50,8 +50,9 @@ class ExportFiles:
 def export_files(folder: Path) -> ExportFiles:
     """The NDJSON files of an export folder: those its manifest lists, else every one."""
     if not folder.is_dir():
-        raise InputError("not a folder: give the folder a Bulk Data export was saved in",
-                         where=str(folder))
+        raise InputError(
+            "not a folder: give the folder a Bulk Data export was saved in", where=str(folder)
+        )
     manifest_path = folder / "manifest.json"
     manifest: dict[str, Any] | None = None
     if manifest_path.exists():
@@ -60,8 +61,10 @@ def export_files(folder: Path) -> ExportFiles:
         except orjson.JSONDecodeError as exc:
             raise InputError(f"not JSON: {exc}", where=str(manifest_path)) from None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), list):
-            raise InputError("no 'output' list (a Bulk Data manifest lists its files there)",
-                             where=str(manifest_path))
+            raise InputError(
+                "no 'output' list (a Bulk Data manifest lists its files there)",
+                where=str(manifest_path),
+            )
         files = []
         for number, item in enumerate(manifest["output"], start=1):
             url = item.get("url") if isinstance(item, dict) else None
@@ -69,14 +72,15 @@ def export_files(folder: Path) -> ExportFiles:
                 raise InputError(f"output {number} has no url", where=str(manifest_path))
             path = folder / url.rstrip("/").rsplit("/", 1)[-1]
             if not path.exists():
-                raise InputError(f"output {number} names {path.name}, which is not in the folder",
-                                 where=str(manifest_path))
+                raise InputError(
+                    f"output {number} names {path.name}, which is not in the folder",
+                    where=str(manifest_path),
+                )
             files.append(path)
     else:
         files = sorted(p for p in folder.iterdir() if p.name.endswith(_SUFFIXES))
     if not files:
-        raise InputError("no NDJSON files (*.ndjson, *.ndjson.gz) in the folder",
-                         where=str(folder))
+        raise InputError("no NDJSON files (*.ndjson, *.ndjson.gz) in the folder", where=str(folder))
     return ExportFiles(folder, tuple(sorted(files)), manifest)
 
 
@@ -197,8 +201,9 @@ def group_export(export: ExportFiles, work: Path, bucket_bytes: int = BUCKET_BYT
             f"SELECT count(DISTINCT pid) FROM read_parquet('{where}/*/*.parquet')"
         ).fetchone()
     except duckdb.Error as exc:
-        raise InputError(f"cannot read the export: {_first_line(str(exc))}",
-                         where=str(export.folder)) from None
+        raise InputError(
+            f"cannot read the export: {_first_line(str(exc))}", where=str(export.folder)
+        ) from None
     finally:
         con.close()
     return Grouped(root, buckets, int(patients[0]) if patients else 0, unrouted, attached)

@@ -66,8 +66,9 @@ def load_rows(folder: Path) -> list[dict[str, Any]]:
 
     path = folder / "patients.parquet"
     if not path.exists():
-        raise InputError("no patients.parquet: run `rccnav cohort assess` into it first",
-                         where=str(folder))
+        raise InputError(
+            "no patients.parquet: run `rccnav cohort assess` into it first", where=str(folder)
+        )
     rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
     return rows
 
@@ -93,8 +94,9 @@ def survival(rows: list[dict[str, Any]]) -> Survival | None:
     from lifelines.statistics import multivariate_logrank_test
     from lifelines.utils import concordance_index, median_survival_times
 
-    timed = [(row, t) for row in rows if row["status"] == "assessed"
-             if (t := _months(row)) is not None]
+    timed = [
+        (row, t) for row in rows if row["status"] == "assessed" if (t := _months(row)) is not None
+    ]
     excluded = sum(1 for row in rows if row["status"] == "assessed") - len(timed)
     if not any(event for _row, (_t, event) in timed):
         return None
@@ -110,10 +112,16 @@ def survival(rows: list[dict[str, Any]]) -> Survival | None:
             continue
         kmf = KaplanMeierFitter().fit([t for t, _e in data], [e for _t, e in data])
         ci = median_survival_times(kmf.confidence_interval_)
-        medians.append(Median(
-            group, len(data), sum(e for _t, e in data), _finite(kmf.median_survival_time_),
-            _finite(ci.iloc[0, 0]), _finite(ci.iloc[0, 1]),
-        ))
+        medians.append(
+            Median(
+                group,
+                len(data),
+                sum(e for _t, e in data),
+                _finite(kmf.median_survival_time_),
+                _finite(ci.iloc[0, 0]),
+                _finite(ci.iloc[0, 1]),
+            )
+        )
         frame = kmf.survival_function_
         curves[group] = list(zip(frame.index.tolist(), frame.iloc[:, 0].tolist(), strict=True))
     grouped = [(row, t) for row, t in timed if row["imdc_group"] is not None]
@@ -127,16 +135,27 @@ def survival(rows: list[dict[str, Any]]) -> Survival | None:
         logrank = float(test.p_value)
 
     def c_index(pairs: list[tuple[dict[str, Any], tuple[float, bool]]], model: str) -> float | None:
-        scored = [(GROUP_RANK[row[f"{model}_group"]], t, e) for row, (t, e) in pairs
-                  if row[f"{model}_group"] is not None]
+        scored = [
+            (GROUP_RANK[row[f"{model}_group"]], t, e)
+            for row, (t, e) in pairs
+            if row[f"{model}_group"] is not None
+        ]
         if len({s for s, _t, _e in scored}) < 2 or not any(e for _s, _t, e in scored):
             return None
         # A higher risk group predicts shorter survival: the score is minus the rank.
-        return float(concordance_index([t for _s, t, _e in scored], [-s for s, _t, _e in scored],
-                                       [e for _s, _t, e in scored]))
+        return float(
+            concordance_index(
+                [t for _s, t, _e in scored],
+                [-s for s, _t, _e in scored],
+                [e for _s, _t, e in scored],
+            )
+        )
 
-    both = [(row, t) for row, t in timed
-            if row["imdc_group"] is not None and row["mskcc_group"] is not None]
+    both = [
+        (row, t)
+        for row, t in timed
+        if row["imdc_group"] is not None and row["mskcc_group"] is not None
+    ]
     return Survival(
         medians=tuple(medians),
         logrank_p=logrank,
@@ -160,11 +179,11 @@ def _svg(figure: Any) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     # The RDF metadata block names its vocabularies by URL; drop it (nothing to fetch).
     start, end = text.find("<metadata>"), text.find("</metadata>")
     if start >= 0 and end > start:
-        text = text[:start] + text[end + len("</metadata>"):]
+        text = text[:start] + text[end + len("</metadata>") :]
     return text
 
 
@@ -192,8 +211,13 @@ def _km_svg(curves: dict[str, list[tuple[float, float]]]) -> str:
     for group in GROUPS:
         points = curves.get(group)
         if points:
-            axis.step([p[0] for p in points], [p[1] for p in points], where="post",
-                      label=group, color=COLORS[group])
+            axis.step(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                where="post",
+                label=group,
+                color=COLORS[group],
+            )
     axis.set_xlabel("months from assessment")
     axis.set_ylabel("proportion alive")
     axis.set_ylim(0, 1.02)
@@ -239,19 +263,21 @@ def _groups_section(assessed: list[dict[str, Any]]) -> str:
     values = [counts.get(label, 0) for label in labels]
     colors = [COLORS.get(label, "#888888") for label in labels]
     bars = _bar_svg(labels, [float(v) for v in values], "patients", colors)
-    table = _table(["IMDC group", "patients", "share"],
-                   [[label, n, _pct(n, len(assessed))] for label, n in zip(labels, values,
-                                                                          strict=True)])
-    cross = Counter((row["imdc_group"] or "undetermined", row["mskcc_group"] or "undetermined")
-                    for row in assessed)
+    table = _table(
+        ["IMDC group", "patients", "share"],
+        [[label, n, _pct(n, len(assessed))] for label, n in zip(labels, values, strict=True)],
+    )
+    cross = Counter(
+        (row["imdc_group"] or "undetermined", row["mskcc_group"] or "undetermined")
+        for row in assessed
+    )
     cross_rows = [[imdc, *[cross.get((imdc, m), 0) for m in labels]] for imdc in labels]
     return (
         "<h2>Risk groups</h2>"
         "<p>IMDC group at assessment; <em>undetermined</em> means unknown factors leave more "
         "than one group possible.</p>"
         f"<div class='plot'>{bars}</div>{table}"
-        "<h3>IMDC (rows) by MSKCC (columns)</h3>"
-        + _table(["IMDC \\ MSKCC", *labels], cross_rows)
+        "<h3>IMDC (rows) by MSKCC (columns)</h3>" + _table(["IMDC \\ MSKCC", *labels], cross_rows)
     )
 
 
@@ -263,8 +289,9 @@ def _missing_section(assessed: list[dict[str, Any]]) -> str:
         values.append(100 * unknown / len(assessed) if assessed else 0.0)
         body.append([label, unknown, _pct(unknown, len(assessed))])
     undetermined = sum(1 for row in assessed if row["imdc_group"] is None)
-    bars = _bar_svg(labels, values, "% of assessed patients with the factor unknown",
-                    ["#5e3c99"] * len(labels))
+    bars = _bar_svg(
+        labels, values, "% of assessed patients with the factor unknown", ["#5e3c99"] * len(labels)
+    )
     return (
         "<h2>Missing data</h2>"
         f"<p>{undetermined} of {len(assessed)} assessed patients "
@@ -284,14 +311,15 @@ def _recommendation_section(assessed: list[dict[str, Any]]) -> str:
         "<h2>Recommendations</h2>"
         + _table(["line of therapy", "patients"], [[k, v] for k, v in sorted(lines.items())])
         + "<h3>Regimens listed as preferred</h3>"
-        + _table(["regimen", "patients", "share"],
-                 [[_regimen(k), v, _pct(v, len(assessed))] for k, v in preferred.most_common()])
+        + _table(
+            ["regimen", "patients", "share"],
+            [[_regimen(k), v, _pct(v, len(assessed))] for k, v in preferred.most_common()],
+        )
         + f"<p>{depends} patients' regimen list depends on unknown risk factors.</p>"
         + "<h3>Cytoreductive nephrectomy</h3>"
         + _table(["recommendation", "patients"], [[_words(k), v] for k, v in cn.most_common()])
         + "<h3>Metastasectomy</h3>"
-        + _table(["recommendation", "patients"],
-                 [[_words(k), v] for k, v in mets.most_common()])
+        + _table(["recommendation", "patients"], [[_words(k), v] for k, v in mets.most_common()])
     )
 
 
@@ -308,13 +336,24 @@ def _concordance_section(assessed: list[dict[str, Any]]) -> str:
     for group in [*GROUPS, None]:
         members = [row for row in rated if row["imdc_group"] == group]
         counts = Counter(row["first_line_concordance"] for row in members)
-        body.append([group or "undetermined", len(members),
-                     *[f"{counts.get(c, 0)} ({_pct(counts.get(c, 0), len(members))})"
-                       for c in categories]])
+        body.append(
+            [
+                group or "undetermined",
+                len(members),
+                *[
+                    f"{counts.get(c, 0)} ({_pct(counts.get(c, 0), len(members))})"
+                    for c in categories
+                ],
+            ]
+        )
     overall = Counter(row["first_line_concordance"] for row in rated)
-    body.append(["all", len(rated),
-                 *[f"{overall.get(c, 0)} ({_pct(overall.get(c, 0), len(rated))})"
-                   for c in categories]])
+    body.append(
+        [
+            "all",
+            len(rated),
+            *[f"{overall.get(c, 0)} ({_pct(overall.get(c, 0), len(rated))})" for c in categories],
+        ]
+    )
     received = Counter((row["first_line_regimen"], row["first_line_concordance"]) for row in rated)
     return (
         "<h2>First-line therapy against the recommendation</h2>"
@@ -323,8 +362,10 @@ def _concordance_section(assessed: list[dict[str, Any]]) -> str:
         "(other or useful in certain circumstances) or <em>not listed</em>.</p>"
         + _table(["IMDC group", "patients", *categories], body)
         + "<h3>By regimen received</h3>"
-        + _table(["regimen", "category", "patients"],
-                 [[_regimen(r), c, n] for (r, c), n in received.most_common()])
+        + _table(
+            ["regimen", "category", "patients"],
+            [[_regimen(r), c, n] for (r, c), n in received.most_common()],
+        )
     )
 
 
@@ -335,19 +376,29 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def _survival_section(rows: list[dict[str, Any]]) -> str:
     result = survival(rows)
     if result is None:
-        return ("<h2>Survival</h2><p>Not available: no death "
-                "(<code>Patient.deceasedDateTime</code>) is recorded after an assessment date."
-                "</p>")
-    body = [[m.group, m.patients, m.deaths, _fmt(m.months),
-             f"{_fmt(m.low)} to {_fmt(m.high)}"] for m in result.medians]
+        return (
+            "<h2>Survival</h2><p>Not available: no death "
+            "(<code>Patient.deceasedDateTime</code>) is recorded after an assessment date."
+            "</p>"
+        )
+    body = [
+        [m.group, m.patients, m.deaths, _fmt(m.months), f"{_fmt(m.low)} to {_fmt(m.high)}"]
+        for m in result.medians
+    ]
     p = "-" if result.logrank_p is None else f"{result.logrank_p:.2g}"
     c_rows = [
         ["IMDC", "all patients with a determined group", _fmt(result.c_imdc, 3)],
         ["MSKCC", "all patients with a determined group", _fmt(result.c_mskcc, 3)],
-        ["IMDC", f"the {result.c_both_patients} patients with both groups",
-         _fmt(result.c_imdc_same, 3)],
-        ["MSKCC", f"the {result.c_both_patients} patients with both groups",
-         _fmt(result.c_mskcc_same, 3)],
+        [
+            "IMDC",
+            f"the {result.c_both_patients} patients with both groups",
+            _fmt(result.c_imdc_same, 3),
+        ],
+        [
+            "MSKCC",
+            f"the {result.c_both_patients} patients with both groups",
+            _fmt(result.c_mskcc_same, 3),
+        ],
     ]
     return (
         "<h2>Survival by IMDC group</h2>"
@@ -381,18 +432,24 @@ def _feedback_section(path: Path | None) -> str:
         finally:
             store.close()
     except (StorageError, sqlite3.DatabaseError) as exc:
-        raise InputError(f"not a usable CDS Hooks feedback store: {exc}",
-                         where=str(path)) from None
+        raise InputError(f"not a usable CDS Hooks feedback store: {exc}", where=str(path)) from None
     summaries = report.by_card_type
     return (
         "<h2>Clinician feedback on the CDS Hooks cards</h2>"
         + f"<p>{report.records} feedback records on {report.cards_issued} cards issued.</p>"
-        + _table(["card", "accepted", "overridden"],
-                 [[s.card_type, s.accepted, s.overridden] for s in summaries])
+        + _table(
+            ["card", "accepted", "overridden"],
+            [[s.card_type, s.accepted, s.overridden] for s in summaries],
+        )
         + "<h3>Override reasons</h3>"
-        + _table(["card", "reason", "times"],
-                 [[s.card_type, reason, n] for s in summaries
-                  for reason, n in sorted(s.override_reasons.items(), key=lambda kv: -kv[1])])
+        + _table(
+            ["card", "reason", "times"],
+            [
+                [s.card_type, reason, n]
+                for s in summaries
+                for reason, n in sorted(s.override_reasons.items(), key=lambda kv: -kv[1])
+            ],
+        )
     )
 
 
@@ -407,8 +464,11 @@ height:auto}.note{color:#555;font-size:.9rem}
 
 def render(rows: list[dict[str, Any]], feedback: Path | None = None) -> str:
     assessed = [row for row in rows if row["status"] == "assessed"]
-    unusable = Counter(row["reason"].split(": ", 1)[-1] for row in rows
-                       if row["status"] != "assessed" and row["reason"])
+    unusable = Counter(
+        row["reason"].split(": ", 1)[-1]
+        for row in rows
+        if row["status"] != "assessed" and row["reason"]
+    )
     versions = sorted({row["kb_version"] for row in rows if row["kb_version"]})
     dates = sorted(row["assessed_on"] for row in assessed if row["assessed_on"])
     span = f"{dates[0]} to {dates[-1]}" if dates else "-"
@@ -446,5 +506,6 @@ def write_report(folder: Path, output: Path, feedback: Path | None = None) -> No
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot write the report: {exc.strerror or exc}",
-                         where=str(output)) from None
+        raise InputError(
+            f"cannot write the report: {exc.strerror or exc}", where=str(output)
+        ) from None

@@ -104,10 +104,20 @@ CPT = "http://www.ama-assn.org/go/cpt"
 HISTOLOGY_EXT = (
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
 )
-METASTASIS_SITES = (("C78.00", "lung", 0.55), ("C79.51", "bone", 0.2), ("C78.7", "liver", 0.1),
-                    ("C77.2", "lymph node", 0.15))
-RESOURCE_TYPES = ("Patient", "Condition", "Observation", "Procedure",
-                  "MedicationAdministration", "Encounter")
+METASTASIS_SITES = (
+    ("C78.00", "lung", 0.55),
+    ("C79.51", "bone", 0.2),
+    ("C78.7", "liver", 0.1),
+    ("C77.2", "lymph node", 0.15),
+)
+RESOURCE_TYPES = (
+    "Patient",
+    "Condition",
+    "Observation",
+    "Procedure",
+    "MedicationAdministration",
+    "Encounter",
+)
 
 
 @dataclass(frozen=True)
@@ -182,9 +192,11 @@ class _Writer:
             "Observation",
             {
                 "status": "final",
-                "category": [_coding(
-                    "http://terminology.hl7.org/CodeSystem/observation-category", "laboratory"
-                )],
+                "category": [
+                    _coding(
+                        "http://terminology.hl7.org/CodeSystem/observation-category", "laboratory"
+                    )
+                ],
                 "code": _coding(LOINC, loinc),
                 "effectiveDateTime": day.isoformat(),
                 "valueQuantity": _quantity(round(value, 1), unit),
@@ -222,34 +234,47 @@ def _patient(rng: random.Random) -> tuple[list[JSON], Truth]:
             "onsetDateTime": diagnosed.isoformat(),
         }
         if histology is not None:
-            body["extension"] = [{
-                "url": HISTOLOGY_EXT,
-                "valueCodeableConcept": {**_coding(ICDO3, histology),
-                                         "text": HISTOLOGY_TEXT[histology]},
-            }]
+            body["extension"] = [
+                {
+                    "url": HISTOLOGY_EXT,
+                    "valueCodeableConcept": {
+                        **_coding(ICDO3, histology),
+                        "text": HISTOLOGY_TEXT[histology],
+                    },
+                }
+            ]
         primary_id = w.add("Condition", body)["id"]
     # Metastases: synchronous when the time factor is present, else found later.
-    spread = diagnosed if "time" in present else first_line_start - timedelta(
-        days=rng.randrange(30, 200)
+    spread = (
+        diagnosed
+        if "time" in present
+        else first_line_start - timedelta(days=rng.randrange(30, 200))
     )
-    sites = {_pick(rng, {code: share for code, _n, share in METASTASIS_SITES})
-             for _ in range(rng.choice((1, 1, 2, 3)))}
+    sites = {
+        _pick(rng, {code: share for code, _n, share in METASTASIS_SITES})
+        for _ in range(rng.choice((1, 1, 2, 3)))
+    }
     for code in sorted(sites):
         meta: JSON = {"code": _coding(ICD10CM, code), "onsetDateTime": spread.isoformat()}
         if primary_id:
-            meta["extension"] = [{
-                "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/"
-                "mcode-related-primary-cancer-condition",
-                "valueReference": {"reference": f"Condition/{primary_id}"},
-            }]
+            meta["extension"] = [
+                {
+                    "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+                    "mcode-related-primary-cancer-condition",
+                    "valueReference": {"reference": f"Condition/{primary_id}"},
+                }
+            ]
         w.add("Condition", meta)
     if rng.random() < NEPHRECTOMY[group]:
         when = diagnosed + timedelta(days=rng.randrange(5, 20))
-        w.add("Procedure", {
-            "status": "completed",
-            "code": {**_coding(CPT, "50230"), "text": "Radical nephrectomy"},
-            "performedDateTime": min(when, spread).isoformat(),
-        })
+        w.add(
+            "Procedure",
+            {
+                "status": "completed",
+                "code": {**_coding(CPT, "50230"), "text": "Radical nephrectomy"},
+                "performedDateTime": min(when, spread).isoformat(),
+            },
+        )
 
     # Baseline measurements 2-20 days before the first-line start.
     baseline = first_line_start - timedelta(days=rng.randrange(2, 21))
@@ -265,19 +290,24 @@ def _patient(rng: random.Random) -> tuple[list[JSON], Truth]:
             loinc = "89243-0"
             choices = (50, 60, 70) if "performance" in present else (80, 90, 100)
             score = rng.choice(choices)
-        w.add("Observation", {
-            "status": "final",
-            "category": [_coding(
-                "http://terminology.hl7.org/CodeSystem/observation-category", "survey"
-            )],
-            "code": _coding(LOINC, loinc),
-            "effectiveDateTime": baseline.isoformat(),
-            "valueInteger": score,
-        })
+        w.add(
+            "Observation",
+            {
+                "status": "final",
+                "category": [
+                    _coding("http://terminology.hl7.org/CodeSystem/observation-category", "survey")
+                ],
+                "code": _coding(LOINC, loinc),
+                "effectiveDateTime": baseline.isoformat(),
+                "valueInteger": score,
+            },
+        )
     hb_low, hb_high = (12.0, 15.5) if female else (13.5, 17.5)
     if "hemoglobin" not in missing:
-        hb = rng.uniform(hb_low - 3.5, hb_low - 0.3) if "hemoglobin" in present else rng.uniform(
-            hb_low + 0.2, hb_high - 0.2
+        hb = (
+            rng.uniform(hb_low - 3.5, hb_low - 0.3)
+            if "hemoglobin" in present
+            else rng.uniform(hb_low + 0.2, hb_high - 0.2)
         )
         w.lab("718-7", hb, "g/dL", hb_low, hb_high, baseline)
     if "calcium" not in missing:
@@ -315,32 +345,45 @@ def _patient(rng: random.Random) -> tuple[list[JSON], Truth]:
         course: JSON = {"start": first_line_start.isoformat()}
         if second or died:
             course["end"] = first_end.isoformat()
-        w.add("MedicationAdministration", {
-            "status": "completed" if "end" in course else "in-progress",
-            "medicationCodeableConcept": {"text": agent},
-            "effectivePeriod": course,
-        })
+        w.add(
+            "MedicationAdministration",
+            {
+                "status": "completed" if "end" in course else "in-progress",
+                "medicationCodeableConcept": {"text": agent},
+                "effectivePeriod": course,
+            },
+        )
     if second:
         after = SECOND_LINE_AFTER_ICI if CHECKPOINT & set(regimen) else SECOND_LINE_AFTER_TKI
         # A new line switches agents: an agent continued across lines reads as one line.
         after = {agents: w for agents, w in after.items() if not set(agents) & set(regimen)}
         start2 = first_end + timedelta(days=rng.randrange(7, 30))
         for agent in _pick(rng, after):
-            w.add("MedicationAdministration", {
-                "status": "in-progress" if not died else "completed",
-                "medicationCodeableConcept": {"text": agent},
-                "effectivePeriod": {"start": start2.isoformat(),
-                                    **({"end": end.isoformat()} if died else {})},
-            })
+            w.add(
+                "MedicationAdministration",
+                {
+                    "status": "in-progress" if not died else "completed",
+                    "medicationCodeableConcept": {"text": agent},
+                    "effectivePeriod": {
+                        "start": start2.isoformat(),
+                        **({"end": end.isoformat()} if died else {}),
+                    },
+                },
+            )
     if died:
         patient["deceasedDateTime"] = end.isoformat()
     else:
-        w.add("Encounter", {
-            "status": "finished",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                      "code": "AMB"},
-            "period": {"start": end.isoformat(), "end": end.isoformat()},
-        })
+        w.add(
+            "Encounter",
+            {
+                "status": "finished",
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "AMB",
+                },
+                "period": {"start": end.isoformat(), "end": end.isoformat()},
+            },
+        )
     truth = Truth(
         patient_id=patient_id,
         imdc_group=group,
@@ -401,8 +444,9 @@ def write_export(
                     resource = _shared_medication(resource, shared)
                 files[rtype].write(orjson.dumps(resource) + b"\n")
                 counts[rtype] += 1
-            truth_file.write(",".join(_csv(getattr(truth, f)) for f in Truth.__dataclass_fields__)
-                             + "\n")
+            truth_file.write(
+                ",".join(_csv(getattr(truth, f)) for f in Truth.__dataclass_fields__) + "\n"
+            )
         for medication in sorted(shared.values(), key=lambda m: str(m["id"])):
             files["Medication"].write(orjson.dumps(medication) + b"\n")
             counts["Medication"] += 1

@@ -80,9 +80,7 @@ class Citations:
         return [f"[{n}] {reference(self.kb.sources.get(i))}" for i, n in self.numbers.items()]
 
 
-def plain_words(
-    text: str, kb: KnowledgeBase, tables: list[tuple[str, str]] | None = None
-) -> str:
+def plain_words(text: str, kb: KnowledgeBase, tables: list[tuple[str, str]] | None = None) -> str:
     """Prose without the knowledge base's or the case file's internal names: a
     recommendation table by its setting, a case-file field ("labs.platelets",
     "comorbidities.gi_perforation_risk") and an analyte id ("calcium_total") by what

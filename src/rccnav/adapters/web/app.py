@@ -171,9 +171,7 @@ def web_router(kb: KnowledgeBase, *, today: Callable[[], date] = date.today) -> 
         )
 
     @router.post("/api/intake")
-    async def intake(
-        request: Request, on: Annotated[date | None, Query()] = None
-    ) -> JSONResponse:
+    async def intake(request: Request, on: Annotated[date | None, Query()] = None) -> JSONResponse:
         name = unquote(request.headers.get("x-file-name", "uploaded file"))[:200]
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
@@ -187,8 +185,10 @@ def web_router(kb: KnowledgeBase, *, today: Callable[[], date] = date.today) -> 
         except InputError as exc:
             return _error(422, str(exc))
         # The form shows the date the file was read as of, so later updates agree.
-        case = read.case if read.case.assessment_date else read.case.model_copy(
-            update={"assessment_date": day}
+        case = (
+            read.case
+            if read.case.assessment_date
+            else read.case.model_copy(update={"assessment_date": day})
         )
         values, sources = case_to_form(case)
         return JSONResponse(
@@ -232,7 +232,11 @@ def create_web_app(kb: KnowledgeBase, token: str) -> FastAPI:
         if not secrets.compare_digest(cookie.encode(), token.encode()):
             return _error(403, "open the URL that rccnav web printed (it carries the access token)")
         origin = request.headers.get("origin")
-        if request.method != "GET" and origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+        if (
+            request.method != "GET"
+            and origin is not None
+            and origin != f"{request.url.scheme}://{request.headers.get('host')}"
+        ):
             return _error(403, "requests from other sites are refused")
         return await call_next(request)
 

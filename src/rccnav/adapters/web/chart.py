@@ -69,8 +69,11 @@ def survival_chart(assessment: Assessment, kb: KnowledgeBase) -> SurvivalChart:
         }
         if not rows:
             setting = "first-line"
-            rows = {r.risk_group: r for r in kb.survival if r.model == result.model
-                    and r.setting == setting}
+            rows = {
+                r.risk_group: r
+                for r in kb.survival
+                if r.model == result.model and r.setting == setting
+            }
         if rows:
             chosen.append((title, result, setting, rows))
     longest = max((r.median_os_months for *_, rows in chosen for r in rows.values()), default=1.0)

@@ -57,9 +57,7 @@ def _require(*modules: str) -> None:
     """A clear message, not a traceback, when the ``web`` extra is not installed."""
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise InputError(
-            f"this command needs {', '.join(missing)}: pip install 'rccnav[web]'"
-        )
+        raise InputError(f"this command needs {', '.join(missing)}: pip install 'rccnav[web]'")
 
 
 def _web(args: argparse.Namespace) -> int:
@@ -149,7 +147,5 @@ def add_subcommands(commands: Commands) -> None:
     )
     report.add_argument("file", metavar="FILE")
     report.add_argument("--on", type=_iso_date, metavar="YYYY-MM-DD", help="assessment date")
-    report.add_argument(
-        "--output", type=Path, required=True, metavar="summary.pdf|summary.html"
-    )
+    report.add_argument("--output", type=Path, required=True, metavar="summary.pdf|summary.html")
     report.set_defaults(handler=_report)

@@ -29,7 +29,15 @@ from rccnav.core.case import Case
 INDEX = "__i__"  # placeholder for a list position in a repeated group's template
 
 Kind = Literal[
-    "text", "number", "integer", "date", "boolean", "choice", "choices", "list", "provenance",
+    "text",
+    "number",
+    "integer",
+    "date",
+    "boolean",
+    "choice",
+    "choices",
+    "list",
+    "provenance",
     "mapping",
 ]
 FormValue = str | list[str]
@@ -206,9 +214,7 @@ def _kind(name: str, schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Kind
     return "text"
 
 
-def _items(
-    schema: Mapping[str, Any], defs: Mapping[str, Any], prefix: str
-) -> Iterator[Item]:
+def _items(schema: Mapping[str, Any], defs: Mapping[str, Any], prefix: str) -> Iterator[Item]:
     required = set(schema.get("required", ()))
     for name, raw in schema.get("properties", {}).items():
         path = f"{prefix}.{name}" if prefix else name
@@ -337,8 +343,12 @@ def _insert(tree: dict[str, Any], parts: list[str], value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _compact(node: Any, form_path: str, paths: dict[tuple[str | int, ...], str],
-             case_path: tuple[str | int, ...]) -> Any:
+def _compact(
+    node: Any,
+    form_path: str,
+    paths: dict[tuple[str | int, ...], str],
+    case_path: tuple[str | int, ...],
+) -> Any:
     """Turn index-keyed dicts into lists (gaps from removed rows closed), dropping
     groups that hold nothing but provenance; remember each case path's form path."""
     paths[case_path] = form_path
@@ -348,9 +358,7 @@ def _compact(node: Any, form_path: str, paths: dict[tuple[str | int, ...], str],
     if keys and all(_POSITION.match(k) for k in keys):
         result: list[Any] = []
         for key in sorted(keys, key=int):
-            child = _compact(
-                node[key], f"{form_path}.{key}", paths, (*case_path, len(result))
-            )
+            child = _compact(node[key], f"{form_path}.{key}", paths, (*case_path, len(result)))
             if child is not None:
                 result.append(child)
         return result or None
@@ -438,7 +446,10 @@ def _scalar(value: Any) -> str:
 
 
 def _flatten(
-    value: Any, path: str, source: str | None, form: dict[str, FormValue],
+    value: Any,
+    path: str,
+    source: str | None,
+    form: dict[str, FormValue],
     sources: dict[str, str],
 ) -> None:
     specs = fields_by_path()

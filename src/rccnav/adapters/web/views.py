@@ -191,16 +191,24 @@ class Views:
 
     def report(self, assessment: Assessment, printed: date | None = None) -> str:
         """The summary as a standalone HTML file (styles inline: it opens from disk)."""
-        return environment().get_template("report.html").render(
-            summary=self.summary(assessment, printed),
-            css=static_text("web.css"),
-            on=assessment.on,
+        return (
+            environment()
+            .get_template("report.html")
+            .render(
+                summary=self.summary(assessment, printed),
+                css=static_text("web.css"),
+                on=assessment.on,
+            )
         )
 
     def page(self, assessment: Assessment, today: date) -> str:
-        return environment().get_template("page.html").render(
-            sections=form_sections(),
-            results=self.results(assessment),
-            summary=self.summary(assessment),
-            today=today.isoformat(),
+        return (
+            environment()
+            .get_template("page.html")
+            .render(
+                sections=form_sections(),
+                results=self.results(assessment),
+                summary=self.summary(assessment),
+                today=today.isoformat(),
+            )
         )

@@ -76,7 +76,9 @@ def decide(case: Case, imdc: RiskResult, line: Line, kb: KnowledgeBase) -> Decis
         # Unknown is never "not recommended": say what would settle it (issue 8).
         text = (
             "Uncertain: nothing recorded argues against active surveillance, but it would be "
-            "settled by: " + "; ".join(unknowns) + ". "
+            "settled by: "
+            + "; ".join(unknowns)
+            + ". "
             + kb.rule("surveillance.candidate").statement
         )
         return Decision(
