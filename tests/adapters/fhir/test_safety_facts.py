@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from rccnav import default_knowledge_base
 from rccnav.core.case import (
     AutoimmuneDisease,
     InfectionStatus,
@@ -20,6 +21,7 @@ from rccnav.core.case import (
     SickleStatus,
     TransplantOrgan,
 )
+from rccnav.core.decisions.safety_facts import ctla4_rechallenge_barred, ici_rechallenge_barred
 
 from .builders import (
     ATC,
@@ -87,6 +89,29 @@ def test_adverse_event_with_ctcae_grade_and_checkpoint_suspect() -> None:
     assert irae.source == "AdverseEvent/ae1"
     assert found.prior_severe_immune_related_adverse_event is True
     assert found.sources["prior_severe_immune_related_adverse_event"] == "AdverseEvent/ae1"
+
+
+@pytest.mark.parametrize(
+    ("code", "grade", "excluded"),
+    [
+        (concept(SNOMED, "64226004", "Colitis"), "3", True),
+        (concept(ICD10CM, "K52.1", "Toxic gastroenteritis and colitis"), "4", True),
+        (concept(SNOMED, "64226004", "Colitis"), "2", False),
+    ],
+)
+def test_immune_colitis_grade_from_fhir_decides_whether_ipilimumab_may_be_given_again(
+    code: dict[str, object], grade: str, excluded: bool
+) -> None:
+    # OPDIVO label / ASCO 2021: no CTLA-4 inhibitor after grade 3-4 colitis; PD-1 may resume.
+    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
+    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
+    intake = read(base(given, event))
+    (irae,) = intake.case.comorbidities.immune_related_adverse_events or ()
+    assert (irae.organ, irae.grade) == (IrAEOrgan.COLITIS, int(grade))
+    kb = default_knowledge_base()
+    assert ctla4_rechallenge_barred(intake.case, kb) is excluded
+    # Grade 3 colitis bars only the CTLA-4 inhibitor; grade 4 bars every checkpoint inhibitor.
+    assert ici_rechallenge_barred(intake.case, kb) is (grade == "4")
 
 
 def test_adverse_event_not_linked_to_a_checkpoint_inhibitor_is_not_an_irae() -> None:
