@@ -31,6 +31,7 @@ from .conftest import (
     Documents,
     LiveServer,
     Tokens,
+    load_text,
     spec_jwks,
     spec_private_jwk,
 )
@@ -118,7 +119,7 @@ FAILURES: dict[str, Callable[[Tokens, str], str]] = {
 
 def test_the_spec_example_token_verifies_with_the_spec_key() -> None:
     """Our test key material is the spec's: its example token's signature checks out."""
-    header_line = (SPEC / "jwt-authorization-header-example.txt").read_text().strip()
+    header_line = load_text(SPEC / "jwt-authorization-header-example.txt").strip()
     token = header_line.removeprefix("Authorization: Bearer ").strip()
     key = jwt.PyJWK(spec_jwks()["keys"][0])
     claims = jwt.decode(
@@ -129,7 +130,7 @@ def test_the_spec_example_token_verifies_with_the_spec_key() -> None:
 
 def test_the_spec_example_token_is_refused(verifier: JwtVerifier) -> None:
     """It expired in 2015 and names another service: refused all the same."""
-    header_line = (SPEC / "jwt-authorization-header-example.txt").read_text().strip()
+    header_line = load_text(SPEC / "jwt-authorization-header-example.txt").strip()
     token = header_line.removeprefix("Authorization: Bearer ").strip()
     with pytest.raises(AuthError):
         verify(verifier, token, "https://cds.example.org/cds-services/some-service")
