@@ -4,8 +4,8 @@ Speed work (issue 9, issue 11) and refactoring promise "the same output". Vignet
 the clinical gist; this test checks everything: for every example case file, every shared
 FHIR vignette and every clinical vignette, the CLI's JSON (indented, as ``rccnav assess
 --format json`` prints it) and, for the examples and shared vignettes, the clinician's text
-report are compared with the copies committed under ``tests/snapshots/``. The examples are also snapshotted in each single
-guideline's view.
+report are compared with the copies committed under ``tests/snapshots/``. The examples
+are also snapshotted in each single guideline's view.
 
 The knowledge-base checksum is masked: it changes with any edit of the knowledge base,
 and what a reviewer must see in a snapshot diff is what changed for the patient.
