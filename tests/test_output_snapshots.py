@@ -4,8 +4,8 @@ Speed work (issue 9, issue 11) and refactoring promise "the same output". Vignet
 the clinical gist; this test checks everything: for every example case file, every shared
 FHIR vignette and every clinical vignette, the CLI's JSON (indented, as ``rccnav assess
 --format json`` prints it) and, for the examples and shared vignettes, the clinician's text
-report are compared with the copies committed under ``tests/snapshots/``. The examples
-are also snapshotted in each single guideline's view.
+report and the FHIR R4 Bundle rccnav writes are compared with the copies committed under
+``tests/snapshots/``. The examples are also snapshotted in each single guideline's view.
 
 The knowledge-base checksum is masked: it changes with any edit of the knowledge base,
 and what a reviewer must see in a snapshot diff is what changed for the patient.
@@ -23,7 +23,7 @@ import json
 import os
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ import yaml
 
 import rccnav
 from rccnav import Case
+from rccnav.adapters.fhir.writer import assessment_to_bundle
 from rccnav.adapters.intake import assess_input, read_input
 from rccnav.adapters.render.text import render_text
 from rccnav.adapters.serialize import assessment_to_json
@@ -87,18 +88,38 @@ def _from_vignette(path: Path) -> Assessment:
     )
 
 
-def _outputs(assessment: Assessment) -> dict[str, str]:
+def _numbered_uuids(text: str) -> str:
+    """The writer's ids are uuid5 of the case, date and knowledge-base checksum: number them
+    in order of first use, so references stay checkable and a KB edit does not renumber."""
+    numbers: dict[str, str] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return numbers.setdefault(match.group(0), f"00000000-0000-5000-8000-{len(numbers):012d}")
+
+    return _UUID.sub(number, text)
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def _outputs(assessment: Assessment, *, fhir: bool = False) -> dict[str, str]:
     checksum = assessment.knowledge_base.checksum
     json_text = assessment_to_json(assessment, indent=True).decode() + "\n"
-    return {
+    outputs = {
         "json": json_text.replace(checksum, "<knowledge-base checksum>"),
         "txt": render_text(assessment).replace(checksum, "<knowledge-base checksum>"),
     }
+    if fhir:
+        bundle = assessment_to_bundle(assessment, now=datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
+        fhir_text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+        outputs["fhir.json"] = _numbered_uuids(fhir_text.replace(checksum, "<checksum>"))
+    return outputs
 
 
 def _check(name: str, assessment: Assessment, *, text: bool = True) -> None:
     mismatches: list[str] = []
-    for suffix, actual in _outputs(assessment).items():
+    # The examples and shared vignettes carry every output; clinical vignettes the JSON.
+    for suffix, actual in _outputs(assessment, fhir=text).items():
         if suffix == "txt" and not text:
             continue
         path = SNAPSHOTS / f"{name}.{suffix}"
@@ -151,7 +172,7 @@ def test_every_snapshot_has_its_case() -> None:
             for p in SNAPSHOTS.glob("shared-vignettes/*.json")
         }
     stored = {
-        re.sub(r"\.(json|txt)$", "", str(p.relative_to(SNAPSHOTS)))
+        re.sub(r"(\.fhir)?\.(json|txt)$", "", str(p.relative_to(SNAPSHOTS)))
         for p in SNAPSHOTS.rglob("*")
         if p.is_file()
     }
