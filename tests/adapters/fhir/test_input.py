@@ -10,6 +10,7 @@ from rccnav.adapters.errors import InputError
 from .builders import (
     ON,
     SUBJECT,
+    administration,
     base,
     bundle,
     concept,
@@ -166,7 +167,41 @@ def test_medication_resource_in_the_bundle_by_urn() -> None:
     )
     intake = read(document)
     assert [t.agents for t in intake.case.prior_therapies] == [("sunitinib",)]
+    # Read through the statement: counted as used, not as left unread.
+    assert intake.summary.used.get("Medication") == 1
+    assert "Medication" not in intake.summary.unused
+
+
+def test_medication_counts_as_used_only_through_a_resource_that_was_used() -> None:
+    """The combination product and its ingredient are used through the administration; a
+    Medication named only by an administration after the assessment date stays unused."""
+    combination = {
+        "resourceType": "Medication",
+        "id": "combo",
+        "code": {"text": "trial combination"},
+        "ingredient": [{"itemReference": {"reference": "Medication/ingredient"}}],
+    }
+    ingredient = {
+        "resourceType": "Medication",
+        "id": "ingredient",
+        "code": concept("http://www.whocc.no/atc", "L01EX01", "sunitinib"),
+    }
+    later = {
+        "resourceType": "Medication",
+        "id": "later",
+        "code": concept("http://www.whocc.no/atc", "L01EX07", "cabozantinib"),
+    }
+    given = administration("", "2025-01-01", "2025-06-01", id="given")
+    given.pop("medicationCodeableConcept")
+    given["medicationReference"] = {"reference": "Medication/combo"}
+    future = administration("", "2026-11-25", id="future")
+    future.pop("medicationCodeableConcept")
+    future["medicationReference"] = {"reference": "Medication/later"}
+    intake = read(base(given, future, combination, ingredient, later))
+    assert [t.agents for t in intake.case.prior_therapies] == [("sunitinib",)]
+    assert intake.summary.used.get("Medication") == 2
     assert intake.summary.unused.get("Medication") == 1
+    assert intake.summary.unused.get("MedicationAdministration") == 1
 
 
 @pytest.mark.parametrize(

@@ -671,7 +671,31 @@ def _comorbidities(
 _NO_INFECTIONS = Infections()
 
 
+_NAMES_A_MEDICATION = frozenset(
+    {"MedicationStatement", "MedicationAdministration", "MedicationRequest", "MedicationDispense"}
+)
+
+
+def _count_referenced_medications(index: ResourceIndex) -> None:
+    """A Medication resource is read through the statement, administration, order or
+    dispense that names it (and its ingredients through it): it was used when they were."""
+    pending = [
+        entry.resource.get("medicationReference")
+        for entry in index.entries
+        if entry.used and entry.rtype in _NAMES_A_MEDICATION
+    ]
+    while pending:
+        target = index.resolve_entry(reference_of(pending.pop()))
+        if target is None or target.rtype != "Medication" or target.used:
+            continue
+        target.used = True
+        pending.extend(
+            item.get("itemReference") for item in dicts(target.resource.get("ingredient"))
+        )
+
+
 def _summary(index: ResourceIndex) -> InputSummary:
+    _count_referenced_medications(index)
     used: Counter[str] = Counter()
     unused: Counter[str] = Counter(index.uncounted)
     for entry in index.entries:
