@@ -47,11 +47,11 @@ def test_shared_medications_give_the_rows_of_the_same_drugs_named_inline(tmp_pat
     assert len(received) > 30  # the medications were read: the lines are there
     for row in rows:
         expected = dict(by_inline[row["patient_id"]])
-        # The Medication resources are part of the patient's record but not read as data
-        # of their own (the administration that references them is).
+        # The Medication resources are part of the patient's record, read through the
+        # administrations that name them: counted as used with them.
         attached = len(references.get(row["patient_id"], ()))
         if row["status"] == "assessed":
-            expected["resources_unused"] += attached
+            expected["resources_used"] += attached
         assert row == expected
 
 
