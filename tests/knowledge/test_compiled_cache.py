@@ -89,3 +89,66 @@ def test_changed_knowledge_base_code_is_rebuilt_not_served_stale(
     rebuilt = load_knowledge_base(data_dir)
     assert len(list(cache.glob("knowledge-base-*.pickle"))) == 2
     assert rebuilt.numbers  # indexes of the current code
+
+
+def _edit_terminology(tmp_path: Path, old: str, new: str) -> Path:
+    source = tmp_path / "terminology.yaml"
+    text = default_terminology_path().read_text(encoding="utf-8")
+    assert old in text
+    source.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return source
+
+
+def test_an_edited_terminology_is_rebuilt_not_served_stale(cache: Path, tmp_path: Path) -> None:
+    source = tmp_path / "terminology.yaml"
+    shutil.copy(default_terminology_path(), source)
+    before = load_terminology(source)
+    assert before.match_text("rcc-primary", "hypernephroma of the left kidney")
+    assert not before.match_text("rcc-primary", "grawitz tumour")
+    # A reviewer edits one free-text rule: the next load must use the edited rule.
+    edited = _edit_terminology(tmp_path, '{pattern: "hypernephroma"}', '{pattern: "grawitz"}')
+    after = load_terminology(edited)
+    assert len(list(cache.glob("terminology-*.pickle"))) == 2
+    assert after.match_text("rcc-primary", "grawitz tumour")
+    assert not after.match_text("rcc-primary", "hypernephroma of the left kidney")
+
+
+def test_a_bad_text_pattern_is_refused_when_loaded_not_when_first_used(
+    cache: Path, tmp_path: Path
+) -> None:
+    # Text patterns are compiled on first use, but a broken one still fails the load.
+    from rccnav.knowledge.terminology import TerminologyError
+
+    edited = _edit_terminology(
+        tmp_path, '{pattern: "hypernephroma"}', '{pattern: "hyper(nephroma"}'
+    )
+    with pytest.raises(TerminologyError, match="bad pattern"):
+        load_terminology(edited)
+    assert not list(cache.glob("terminology-*.pickle"))
+
+
+def test_cached_terminology_matches_text_as_the_freshly_built_one(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "terminology.yaml"
+    shutil.copy(default_terminology_path(), source)
+    load_terminology(source)
+    cached = load_terminology(source)  # from the pickle: patterns not yet compiled
+    monkeypatch.setenv("RCCNAV_NO_CACHE", "1")
+    fresh = load_terminology(source)
+    probes = [
+        concept.display for value_set in fresh.value_sets for concept in value_set.concepts
+    ] + [rule.pattern for value_set in fresh.value_sets for rule in value_set.text]
+    probes += ["Renal cell carcinoma, clear cell", "RCC", "FH-deficient", "no match here"]
+    compared = 0
+    for value_set in fresh.value_sets:
+        if not value_set.text:
+            continue
+        for probe in probes:
+            got, want = (
+                cached.match_text(value_set.id, probe),
+                fresh.match_text(value_set.id, probe),
+            )
+            assert (got and got.rule) == (want and want.rule), (value_set.id, probe)
+            compared += want is not None
+    assert compared > 20  # the probes do reach the rules

@@ -33,7 +33,9 @@ class TerminologyError(ValueError):
 
 
 class _Term(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built when the YAML is first validated, not at import: a run that
+    # loads the compiled cache only unpickles these models and never validates them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class CodeSystem(_Term):
@@ -100,13 +102,38 @@ class TextMatch:
 
 
 class _CompiledSet:
-    __slots__ = ("exact", "max_prefix", "patterns", "prefixes")
+    """One value set's look-ups. Its text patterns are compiled on first use: a pickled
+    ``re.Pattern`` is compiled again when unpickled, and compiling every pattern of every
+    value set was most of the cost of loading the cached terminology, while a record
+    needs the free-text rules of only a few value sets, if any."""
+
+    __slots__ = ("_patterns", "exact", "max_prefix", "prefixes", "rules")
 
     def __init__(self) -> None:
         self.exact: dict[tuple[str, str], Match] = {}
         self.prefixes: dict[tuple[str, str], Match] = {}
         self.max_prefix = 0
-        self.patterns: list[tuple[re.Pattern[str], TextMatch]] = []
+        self.rules: list[TextMatch] = []
+        self._patterns: list[tuple[re.Pattern[str], TextMatch]] | None = None
+
+    def patterns(self) -> list[tuple[re.Pattern[str], TextMatch]]:
+        if self._patterns is None:
+            self._patterns = [(_text_pattern(found.rule), found) for found in self.rules]
+        return self._patterns
+
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        # The pattern texts are kept; their compiled form is not (see the class doc).
+        return None, {
+            "exact": self.exact,
+            "prefixes": self.prefixes,
+            "max_prefix": self.max_prefix,
+            "rules": self.rules,
+            "_patterns": None,
+        }
+
+
+def _text_pattern(rule: TextRule) -> re.Pattern[str]:
+    return re.compile(rule.pattern, re.IGNORECASE)
 
 
 #: How many distinct (system, code) pairs :meth:`Terminology.memberships` remembers.
@@ -222,12 +249,12 @@ class Terminology:
                 compiled.max_prefix = max(compiled.max_prefix, len(prefix))
         for rule in value_set.text:
             try:
-                pattern = re.compile(rule.pattern, re.IGNORECASE)
+                _text_pattern(rule)  # a bad pattern is refused when the file is loaded
             except re.error as exc:
                 raise ValueError(
                     f"value set {value_set.id}: bad pattern {rule.pattern!r}: {exc}"
                 ) from exc
-            compiled.patterns.append((pattern, TextMatch(value_set, rule)))
+            compiled.rules.append(TextMatch(value_set, rule))
         return compiled
 
     def _normalise(self, system_key: str, code: str) -> str:
@@ -296,7 +323,7 @@ class Terminology:
         """The first text rule of the value set that matches ``text``."""
         if not text:
             return None
-        for pattern, found in self._compiled[value_set_id].patterns:
+        for pattern, found in self._compiled[value_set_id].patterns():
             if pattern.search(text):
                 return found
         return None
