@@ -17,17 +17,27 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import gc
 import os
 from datetime import date
 
-# After __version__: adapter modules read it from this package.
-from rccnav.adapters.errors import InputError
-from rccnav.adapters.intake import Intake
-from rccnav.core.assess import assess
-from rccnav.core.assessment import Assessment, GuidelineViewName
-from rccnav.core.case import Case
-from rccnav.knowledge.loader import default_knowledge_base, load_knowledge_base
-from rccnav.knowledge.model import KnowledgeBase
+# The cyclic GC is paused while the package imports: importing creates some hundred
+# thousand long-lived objects (classes, validators, functions) and no garbage, so its
+# passes over them found nothing to free and were about 5% of a whole `rccnav assess`.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    # After __version__: adapter modules read it from this package.
+    from rccnav.adapters.errors import InputError
+    from rccnav.adapters.intake import Intake
+    from rccnav.core.assess import assess
+    from rccnav.core.assessment import Assessment, GuidelineViewName
+    from rccnav.core.case import Case
+    from rccnav.knowledge.loader import default_knowledge_base, load_knowledge_base
+    from rccnav.knowledge.model import KnowledgeBase
+finally:
+    if _collecting:
+        gc.enable()
 
 
 def read_input(

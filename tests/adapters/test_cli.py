@@ -562,3 +562,78 @@ def test_building_the_command_line_imports_no_optional_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+_OPTIONAL_CLIS = (
+    "rccnav.adapters.service.cli",
+    "rccnav.adapters.web.cli",
+    "rccnav.adapters.cohort.cli",
+)
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"import sys; {code}; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("command", ["assess", "risk", "kb", "schema"])
+def test_a_command_of_the_cli_itself_does_not_register_the_optional_ones(command: str) -> None:
+    loaded = _modules_after(
+        f"from rccnav.adapters.cli import build_parser; build_parser([{command!r}, '--help-x'])"
+    )
+    assert not loaded & set(_OPTIONAL_CLIS)
+
+
+def test_the_whole_command_line_still_lists_and_runs_the_optional_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    loaded = _modules_after("from rccnav.adapters.cli import build_parser; build_parser()")
+    assert loaded >= set(_OPTIONAL_CLIS)
+    code, listed, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("assess", "risk", "kb", "schema", "serve", "web", "report", "cohort"):
+        assert re.search(rf"^\s+{command}\s", listed, re.MULTILINE), command
+    code, out, _ = run(capsys, "cohort", "--help")
+    assert code == 0 and "usage: rccnav cohort" in out
+
+
+def test_a_short_command_line_gives_the_same_usage_and_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rccnav.adapters.cli import build_parser
+
+    for argv in (["assess", "--help"], ["risk", "--kps", "x"], ["assess"], ["kb"]):
+        outputs = []
+        for parser in (build_parser(argv), build_parser()):
+            with pytest.raises(SystemExit) as stopped:
+                parser.parse_args(argv)
+            captured = capsys.readouterr()
+            outputs.append((stopped.value.code, captured.out, captured.err))
+        assert outputs[0] == outputs[1], argv
+
+
+def test_the_program_freezes_its_start_up_objects_but_a_caller_keeps_its_gc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    freezes: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(True))
+    assert main(["schema", "case"]) == 0
+    assert not freezes and gc.isenabled()
+    monkeypatch.undo()
+    program = (
+        "import gc, sys; sys.argv = ['rccnav', 'schema', 'case']; "
+        "from rccnav.adapters.cli import main; main(); "
+        "sys.stderr.write(f'{gc.get_freeze_count() > 10000} {gc.isenabled()}')"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "True True"
+
+
+def test_importing_the_package_leaves_the_gc_as_it_found_it() -> None:
+    for before, after in (("", "True"), ("gc.disable(); ", "False")):
+        probe = f"import gc; {before}import rccnav; print(gc.isenabled())"
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        assert done.stdout.strip() == after, before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import os
 import sys
 import traceback
@@ -387,7 +388,15 @@ def _cohort_subcommands(commands: Commands) -> None:
     add_subcommands(commands)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands of this module. A command line that starts with one of them does not need
+# the optional adapters' subcommands, whose registration is about a tenth of the
+# start-up of a whole `rccnav assess`.
+_OWN_COMMANDS = frozenset({"assess", "risk", "kb", "schema"})
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or, when ``argv`` names one of this module's commands,
+    the parser that command needs (its help, usage and errors are the same)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Guideline-based decision support for metastatic renal cell carcinoma. "
@@ -395,15 +404,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    subcommands = (
+    subcommands: tuple[Callable[[Commands], None], ...] = (
         _assess_parser,
         _risk_parser,
         _kb_parser,
         _schema_parser,
-        _service_subcommands,
-        _web_subcommands,
-        _cohort_subcommands,
     )
+    if not argv or argv[0] not in _OWN_COMMANDS:
+        subcommands += (_service_subcommands, _web_subcommands, _cohort_subcommands)
     for add in subcommands:
         add(commands)
     return parser
@@ -438,7 +446,12 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        # Run as the program: what is loaded by now (modules, classes, validators) lives
+        # as long as the process, so the cyclic GC need not look at it again. (Not when
+        # called with arguments, as tests do, in a process that is not ours to tune.)
+        gc.freeze()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
