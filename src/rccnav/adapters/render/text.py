@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from rccnav.adapters.render.document import Item, Section, Table, build_document, with_references
@@ -22,10 +23,19 @@ class _Style:
         return f"{_BOLD}{_RED}{text}{_RESET}" if self.color and text else text
 
 
+# The whitespace textwrap turns into spaces (and tabs it expands) besides the space.
+_WRAP_WHITESPACE = frozenset("\t\n\x0b\x0c\r")
+_SPACES = re.compile(r"( +)")
+
+
 def _wrap(text: str, indent: str, hang: str) -> list[str]:
+    if _WRAP_WHITESPACE.isdisjoint(text):
+        lines = _wrap_spaced(text, indent, hang)
+        if lines is not None:
+            return lines
     # break_on_hyphens=False keeps regimen ids such as "axitinib+pembrolizumab" whole;
     # a word (a reference's URL) is split only if it could not fit on a line of its own.
-    longest = max((len(word) for word in text.split()), default=0)
+    longest = max(map(len, text.split()), default=0)
     return textwrap.wrap(
         text,
         WIDTH,
@@ -34,6 +44,38 @@ def _wrap(text: str, indent: str, hang: str) -> list[str]:
         break_on_hyphens=False,
         break_long_words=longest > WIDTH - len(hang),
     ) or [indent.rstrip()]
+
+
+def _wrap_spaced(text: str, indent: str, hang: str) -> list[str] | None:
+    """What the ``textwrap.wrap`` call above gives for text whose only whitespace is
+    the space, at a fraction of its cost (a report wraps some 250 lines), or None
+    when a word or run of spaces is too long for a line (textwrap then decides).
+
+    The same greedy rule: words (runs of non-spaces) and runs of spaces fill a line
+    while they fit; a line after the first drops the run of spaces it starts with;
+    every line drops the run it ends with; a text that leaves no line gives none.
+    """
+    if len(indent) + len(text) <= WIDTH:  # the common short line: kept whole
+        kept = text.rstrip(" ")
+        return [indent + kept] if kept else [indent.rstrip()]
+    chunks = [chunk for chunk in _SPACES.split(text) if chunk]
+    if max(map(len, chunks)) > WIDTH - max(len(indent), len(hang)):
+        return None
+    lines: list[str] = []
+    at, count = 0, len(chunks)
+    while at < count:
+        lead = hang if lines else indent
+        room = WIDTH - len(lead)
+        if lines and chunks[at][0] == " ":
+            at += 1
+        start, used = at, 0
+        while at < count and used + len(chunks[at]) <= room:
+            used += len(chunks[at])
+            at += 1
+        end = at - 1 if at > start and chunks[at - 1][0] == " " else at
+        if end > start:
+            lines.append(lead + "".join(chunks[start:end]))
+    return lines or [indent.rstrip()]
 
 
 def _item(item: Item, indent: str, style: _Style) -> list[str]:

@@ -28,16 +28,24 @@ _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 # UCUM powers of ten ("10*9/L"), micro prefix ("uL", "umol/L") and cubed lengths ("mm3").
 _POWER = re.compile(r"(?<![\w.*])10\*(-?\d+)")
 _MICRO = re.compile(r"(?<![A-Za-z])u(?=(?:L|mol|g|IU|kat)\b)")
+_MICRO_UNITS = ("uL", "umol", "ug", "uIU", "ukat")  # what _MICRO needs to find a match
 _CUBED = re.compile(r"(?<![A-Za-z])([cm]m)3\b")
 _ANNOTATION = re.compile(r"\[(IU|iU)\]")
 
 
 def display_units(text: str) -> str:
     """UCUM codes as a clinician reads them: 10*9/L -> ×10⁹/L, 10*3/uL -> ×10³/µL."""
-    text = _POWER.sub(lambda m: "×10" + m.group(1).translate(_SUPERSCRIPT), text)
-    text = _MICRO.sub("µ", text)
-    text = _CUBED.sub(r"\1³", text)
-    return _ANNOTATION.sub(r"\1", text)
+    # Each pattern runs only where the text holds what it must match (a report passes
+    # every line through here, twice, and most lines hold no unit at all).
+    if "10*" in text:
+        text = _POWER.sub(lambda m: "×10" + m.group(1).translate(_SUPERSCRIPT), text)
+    if any(unit in text for unit in _MICRO_UNITS):
+        text = _MICRO.sub("µ", text)
+    if "m3" in text:
+        text = _CUBED.sub(r"\1³", text)
+    if "U]" in text:
+        text = _ANNOTATION.sub(r"\1", text)
+    return text
 
 
 def review_note(status: str | None) -> str:
@@ -65,13 +73,15 @@ class Citations:
         self.tables = [(t.id, table_setting(t)) for t in tables]
 
     def number(self, text: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            ids = [i for i in match.group(1).split(_SEP) if i]
-            for source_id in ids:
-                self.numbers.setdefault(source_id, len(self.numbers) + 1)
-            return "[" + ", ".join(str(self.numbers[i]) for i in ids) + "]"
+        if _OPEN in text:
+            text = _MARKER.sub(self._numbered, text)
+        return self.plain(display_units(text))
 
-        return self.plain(display_units(_MARKER.sub(replace, text)))
+    def _numbered(self, match: re.Match[str]) -> str:
+        ids = [i for i in match.group(1).split(_SEP) if i]
+        for source_id in ids:
+            self.numbers.setdefault(source_id, len(self.numbers) + 1)
+        return "[" + ", ".join(str(self.numbers[i]) for i in ids) + "]"
 
     def plain(self, text: str) -> str:
         return plain_words(text, self.kb, self.tables)
@@ -91,7 +101,7 @@ def plain_words(text: str, kb: KnowledgeBase, tables: list[tuple[str, str]] | No
             text = text.replace(table_id, setting)
     for category, words in _CATEGORY_WORDS.items():
         text = text.replace(category, words)
-    if "." in text or "[" in text or "_" in text:
+    if ("." in text or "[" in text or "_" in text) and any(s in text for s in _SECTION_NAMES):
         text = _FIELD_PATH.sub(lambda m: field_label(m.group(0), kb), text)
     if "_" in text:
         text = _SNAKE.sub(lambda m: _snake_words(m.group(0), kb), text)
@@ -116,6 +126,7 @@ _SECTIONS = (
     "labs|comorbidities|disease|diagnosis|primary_tumour|germline|performance"
     "|prior_therapies|proposed_therapy"
 )
+_SECTION_NAMES = tuple(_SECTIONS.split("|"))  # a field path holds one of them
 _FIELD_PATH = re.compile(
     rf"(?<![\w./:-])(?:(?:{_SECTIONS})(?:\.[a-z][a-z0-9_]*|\[\d+\])+"
     r"|prior_therapies|proposed_therapy|primary_tumour)(?![\w/-])"
