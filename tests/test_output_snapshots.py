@@ -102,17 +102,24 @@ def _numbered_uuids(text: str) -> str:
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
+def _masked(text: str, checksum: str) -> str:
+    """The checksum, in full or as the 12-character form reports show, masked."""
+    return text.replace(checksum, "<knowledge-base checksum>").replace(
+        checksum[:12], "<knowledge-base checksum>"
+    )
+
+
 def _outputs(assessment: Assessment, *, fhir: bool = False) -> dict[str, str]:
     checksum = assessment.knowledge_base.checksum
     json_text = assessment_to_json(assessment, indent=True).decode() + "\n"
     outputs = {
-        "json": json_text.replace(checksum, "<knowledge-base checksum>"),
-        "txt": render_text(assessment).replace(checksum, "<knowledge-base checksum>"),
+        "json": _masked(json_text, checksum),
+        "txt": _masked(render_text(assessment), checksum),
     }
     if fhir:
         bundle = assessment_to_bundle(assessment, now=datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
         fhir_text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-        outputs["fhir.json"] = _numbered_uuids(fhir_text.replace(checksum, "<checksum>"))
+        outputs["fhir.json"] = _numbered_uuids(_masked(fhir_text, checksum))
     return outputs
 
 

@@ -21,7 +21,12 @@ from rccnav.core.case import (
     SickleStatus,
     TransplantOrgan,
 )
-from rccnav.core.decisions.safety_facts import ctla4_rechallenge_barred, ici_rechallenge_barred
+from rccnav.core.decisions.safety_facts import (
+    ctla4_rechallenge_barred,
+    ici_prior_grade3_irae,
+    ici_rechallenge_barred,
+    ici_rechallenge_questioned,
+)
 
 from .builders import (
     ATC,
@@ -87,8 +92,9 @@ def test_adverse_event_with_ctcae_grade_and_checkpoint_suspect() -> None:
     (irae,) = found.immune_related_adverse_events
     assert (irae.organ, irae.grade, irae.agents) == (IrAEOrgan.MYOCARDITIS, 4, ("pembrolizumab",))
     assert irae.source == "AdverseEvent/ae1"
-    assert found.prior_severe_immune_related_adverse_event is True
-    assert found.sources["prior_severe_immune_related_adverse_event"] == "AdverseEvent/ae1"
+    # The reader reports the event; the knowledge base's thresholds decide, in the core.
+    assert found.prior_severe_immune_related_adverse_event is None
+    assert found.sources["immune_related_adverse_events"] == "AdverseEvent/ae1"
 
 
 @pytest.mark.parametrize(
@@ -114,6 +120,75 @@ def test_immune_colitis_grade_from_fhir_decides_whether_ipilimumab_may_be_given_
     assert ici_rechallenge_barred(intake.case, kb) is (grade == "4")
 
 
+@pytest.mark.parametrize(
+    ("code", "organ", "grade", "questioned"),
+    [
+        (
+            concept(ICD10CM, "K71.6", "Toxic liver disease with hepatitis"),
+            IrAEOrgan.HEPATITIS,
+            "3",
+            True,
+        ),
+        (concept(SNOMED, "128241005", "Hepatitis"), IrAEOrgan.HEPATITIS, "2", False),
+        (
+            concept(ICD10CM, "N14.1", "Nephropathy induced by other drugs"),
+            IrAEOrgan.NEPHRITIS,
+            "3",
+            True,
+        ),
+    ],
+)
+def test_grade_3_immune_hepatitis_or_nephritis_from_fhir_questions_rechallenge(
+    code: dict[str, object], organ: IrAEOrgan, grade: str, questioned: bool
+) -> None:
+    # ASCO 2021 / OPDIVO and KEYTRUDA labels: grade 3 hepatitis or nephritis is below the bar
+    # on every checkpoint inhibitor, but rechallenge needs a specialist discussion first.
+    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
+    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
+    intake = read(base(given, event))
+    (irae,) = intake.case.comorbidities.immune_related_adverse_events or ()
+    assert (irae.organ, irae.grade) == (organ, int(grade))
+    kb = default_knowledge_base()
+    assert ici_rechallenge_questioned(intake.case, kb) is questioned
+    assert ici_rechallenge_barred(intake.case, kb) is False
+    assert ici_prior_grade3_irae(intake.case, kb) is False
+
+
+@pytest.mark.parametrize(
+    ("code", "grade", "barred"),
+    [
+        (concept(SNOMED, "50920009", "Myocarditis"), "2", True),
+        (concept(ICD10CM, "K71.6", "Toxic liver disease with hepatitis"), "3", False),
+        (concept(ICD10CM, "K71.6", "Toxic liver disease with hepatitis"), "4", True),
+        (concept(ICD10CM, "E23.1", "Drug-induced hypopituitarism"), "4", False),
+        (concept(SNOMED, "205237003", "Pneumonitis"), "3", True),
+    ],
+)
+def test_fhir_and_case_file_events_are_judged_by_the_same_knowledge_base_rule(
+    code: dict[str, object], grade: str, barred: bool
+) -> None:
+    """The reader reports organ and grade only. It once held its own severity table, which
+    barred rechallenge after grade 3 hepatitis and grade 4 endocrinopathy where the knowledge
+    base (ASCO 2021) does not: the same patient got different answers from FHIR and a case file."""
+    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
+    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
+    case = read(base(given, event)).case
+    (irae,) = case.comorbidities.immune_related_adverse_events or ()
+    assert case.comorbidities.prior_severe_immune_related_adverse_event is None
+    kb = default_knowledge_base()
+    assert ici_rechallenge_barred(case, kb) is barred
+    as_entered = case.model_copy(
+        update={
+            "comorbidities": case.comorbidities.model_copy(
+                update={
+                    "immune_related_adverse_events": (irae.model_copy(update={"source": None}),)
+                }
+            )
+        }
+    )
+    assert ici_rechallenge_barred(as_entered, kb) is barred
+
+
 def test_adverse_event_not_linked_to_a_checkpoint_inhibitor_is_not_an_irae() -> None:
     event = adverse_event(concept(SNOMED, "64226004", "Colitis"), grade="3")
     assert _comorbidities(event).immune_related_adverse_events is None
@@ -137,7 +212,6 @@ def test_allergy_intolerance_to_a_checkpoint_inhibitor_rxnorm() -> None:
     assert found.immune_related_adverse_events is not None
     (irae,) = found.immune_related_adverse_events
     assert (irae.organ, irae.agents) == (IrAEOrgan.COLITIS, ("nivolumab",))
-    # Grade 3 colitis is not one of the organs where grade 3 already forbids a rechallenge.
     assert found.prior_severe_immune_related_adverse_event is None
 
 
@@ -156,7 +230,6 @@ def test_condition_coded_as_drug_adverse_effect_icd10cm() -> None:
     assert found.immune_related_adverse_events is not None
     (irae,) = found.immune_related_adverse_events
     assert (irae.organ, irae.grade, irae.source) == (IrAEOrgan.MYOCARDITIS, 4, "Condition/myo")
-    assert found.prior_severe_immune_related_adverse_event is True
 
 
 def test_condition_during_checkpoint_therapy_is_read_as_irae_and_said_so() -> None:
@@ -185,7 +258,6 @@ def test_checkpoint_inhibitor_stopped_for_toxicity_with_grade() -> None:
     assert found.immune_related_adverse_events is not None
     (irae,) = found.immune_related_adverse_events
     assert (irae.organ, irae.grade, irae.agents) == (IrAEOrgan.HEPATITIS, 4, ("nivolumab",))
-    assert found.prior_severe_immune_related_adverse_event is True
 
 
 def test_one_event_recorded_twice_is_one_irae_with_the_worst_grade() -> None:
@@ -198,8 +270,7 @@ def test_one_event_recorded_twice_is_one_irae_with_the_worst_grade() -> None:
     found = _comorbidities(given, event, record)
     assert found.immune_related_adverse_events is not None
     assert len(found.immune_related_adverse_events) == 1
-    assert found.immune_related_adverse_events[0].grade == 3
-    assert found.prior_severe_immune_related_adverse_event is True  # grade 3 pneumonitis
+    assert found.immune_related_adverse_events[0].grade == 3  # grade 3 pneumonitis: barred
 
 
 # ---------------------------------------------------------------- steroids

@@ -126,6 +126,60 @@ def test_which_prior_irae_bars_rechallenge(
     assert bool(checkpoint_options(kb, therapy)) is not barred
 
 
+@pytest.mark.parametrize(
+    ("organ", "grade", "questioned", "caution"),
+    [
+        # ASCO 2021: grade 3 hepatitis -> consider permanent discontinuation; labels stop at
+        # AST/ALT > 8x ULN or bilirubin > 3x ULN. Grade 3 nephritis: ASCO stops, labels resume.
+        ("hepatitis", 3, True, False),
+        ("nephritis", 3, True, False),
+        ("hepatitis", 2, False, False),
+        ("nephritis", 2, False, False),
+        ("hepatitis", 4, False, False),  # barred outright, not merely questioned
+        # Labels: a first grade 3 reaction is withheld and may be resumed after recovery.
+        ("skin", 3, False, True),
+        ("colitis", 3, False, True),
+        ("arthritis", 3, False, True),
+        ("skin", 2, False, False),
+        ("skin", 4, False, False),  # barred outright
+        ("pneumonitis", 3, False, False),  # barred outright from grade 3
+        ("endocrine", 3, False, False),  # replacement-controlled endocrinopathy: no bar
+    ],
+)
+def test_grade_3_irae_below_the_bar_questions_or_cautions_rechallenge(
+    kb: KnowledgeBase, organ: str, grade: int, questioned: bool, caution: bool
+) -> None:
+    case = make_case(comorbidities={"immune_related_adverse_events": [irae(organ, grade)]})
+    assert fact(case, "ici_rechallenge_questioned", kb) is questioned
+    assert fact(case, "ici_prior_grade3_irae", kb) is caution
+    therapy = decide(kb, case)
+    with_ici = {
+        o.regimen: o for o in therapy.options if o.regimen in checkpoint_options(kb, therapy)
+    }
+    if fact(case, "ici_rechallenge_barred", kb):
+        assert not with_ici
+        return
+    assert with_ici  # never silently dropped below the bar
+    demoted = {r for r, o in with_ici.items() if o.contraindicated}
+    assert (demoted == set(with_ici)) is questioned
+    cautioned = {
+        r for r, o in with_ici.items() if any("same grade 3 reaction" in c for c in o.cautions)
+    }
+    assert (cautioned == set(with_ici)) is caution
+    if questioned:
+        texts = [r.text for o in with_ici.values() for r in o.reasons]
+        assert any(f"grade 3 immune {organ} on pembrolizumab" in t for t in texts)
+
+
+def test_grade_3_hepatitis_of_unknown_grade_is_named_not_ignored(kb: KnowledgeBase) -> None:
+    case = make_case(comorbidities={"immune_related_adverse_events": [irae("hepatitis", None)]})
+    assert fact(case, "ici_rechallenge_questioned", kb) is None
+    therapy = decide(kb, case)
+    assert checkpoint_options(kb, therapy)
+    unknown = [r.text for r in therapy.reasons if r.rule == "therapy.contraindications-unknown"]
+    assert unknown and "prior immune-related adverse events" in unknown[0]
+
+
 def test_irae_of_unknown_grade_is_unknown_and_named(kb: KnowledgeBase) -> None:
     case = make_case(comorbidities={"immune_related_adverse_events": [irae("myocarditis", None)]})
     assert fact(case, "ici_rechallenge_barred", kb) is None

@@ -97,17 +97,9 @@ _TIMING_CODES = {  # HL7 GTSAbbreviation codes -> administrations per day
 _REPLACEMENT_REASON = re.compile(
     r"adrenal insufficiency|addison|hypopituitar|hypoadrenal|replacement", re.I
 )
-# ASCO irAE guideline: permanent discontinuation after grade 4, and after grade >= 3
-# myocarditis, pneumonitis, hepatitis or neurological toxicity (safety.yaml ici.prior-severe-irae).
-_SEVERE_AT_GRADE_3 = frozenset(
-    {
-        IrAEOrgan.MYOCARDITIS,
-        IrAEOrgan.PNEUMONITIS,
-        IrAEOrgan.HEPATITIS,
-        IrAEOrgan.NEUROLOGICAL,
-        IrAEOrgan.MYASTHENIA_GRAVIS,
-    }
-)
+# Each event is reported with its organ and grade; which grade bars, questions or cautions a
+# rechallenge is the knowledge base's rule, applied in the core (decisions/safety_facts.py),
+# never decided here.
 
 
 @dataclass(slots=True)
@@ -121,7 +113,6 @@ class InfectionEvidence:
 @dataclass(slots=True)
 class SafetyFindings:
     irae: list[ImmuneAdverseEvent] = field(default_factory=list)
-    irae_severe: dict[str, str] = field(default_factory=dict)
     steroid_mg: dict[str, tuple[float | None, str]] = field(default_factory=dict)
     steroid_replacement: bool | None = None
     immunosuppressants: dict[str, str] = field(default_factory=dict)
@@ -419,7 +410,6 @@ def _add_irae(
                     "source": f"{known.source}, {entry.source}",
                 }
             )
-            _mark_severe(found, found.irae[number])
             return
     event = ImmuneAdverseEvent(
         agents=agents,
@@ -430,23 +420,12 @@ def _add_irae(
         source=entry.source,
     )
     found.irae.append(event)
-    _mark_severe(found, event)
 
 
 def _same_time(first: date | None, second: date | None) -> bool:
     if first is None or second is None:
         return True
     return abs((first - second).days) <= 31
-
-
-def _mark_severe(found: SafetyFindings, event: ImmuneAdverseEvent) -> None:
-    grade = event.grade
-    if grade is None:
-        return
-    if grade >= 4 or (grade >= 3 and event.organ in _SEVERE_AT_GRADE_3):
-        found.irae_severe.setdefault(
-            "prior_severe_immune_related_adverse_event", event.source or ""
-        )
 
 
 def _checkpoint_agents(concepts: list[object], ctx: ReadContext) -> tuple[str, ...]:
@@ -933,8 +912,6 @@ def comorbidity_facts(
             tuple(found.irae),
             ", ".join(e.source for e in found.irae if e.source),
         )
-    for name, source in found.irae_severe.items():
-        put(name, True, source)
     _steroid_facts(found, put)
     if found.immunosuppressants:
         put(

@@ -25,6 +25,7 @@ Fact = Callable[[Case, KnowledgeBase], bool | None]
 
 _IRAE_RULE = "safety.irae-no-rechallenge"
 _CTLA4_COLITIS_RULE = "safety.irae-ctla4-colitis"
+_GRADE3_RULE = "safety.irae-grade3-rechallenge"
 _CHECKPOINT_CLASSES = frozenset({AgentClass.PD1, AgentClass.PDL1, AgentClass.CTLA4})
 _HYPOXIA_RULE = "safety.belzutifan-hypoxia"
 _ANAEMIA_RULE = "safety.belzutifan-anaemia"
@@ -61,6 +62,54 @@ def ici_rechallenge_barred(case: Case, kb: KnowledgeBase) -> bool | None:
         elif event.grade >= threshold:
             return True
     return None if grade_unknown else False
+
+
+def _grade3_events(case: Case, kb: KnowledgeBase, questioned: bool) -> bool | None:
+    """A prior irAE at grade 3 or more that does not bar rechallenge by itself, in the
+    organs where the sources question any rechallenge (``questioned``: hepatitis,
+    nephritis) or in the others; None when the history or such an event's grade is not
+    recorded. Events that already bar every checkpoint inhibitor are left to that rule."""
+    events = case.comorbidities.immune_related_adverse_events
+    if events is None:
+        # No irAE without a checkpoint inhibitor; otherwise the history is not recorded.
+        return False if _checkpoint_inhibitor_ever_given(case, kb) is False else None
+    min_grade = int(kb.param(_GRADE3_RULE, "min_grade"))
+    organs = str(kb.rule(_GRADE3_RULE).parameters["questioned_organs"]).split(",")
+    grade_unknown = False
+    for event in events:
+        threshold = irae_threshold(event.organ, kb)
+        if threshold is None or (event.organ.value in organs) is not questioned:
+            continue
+        if event.grade is None:
+            grade_unknown = True
+        elif min_grade <= event.grade < threshold:
+            return True
+    return None if grade_unknown else False
+
+
+def ici_rechallenge_questioned(case: Case, kb: KnowledgeBase) -> bool | None:
+    """Grade 3 immune hepatitis or nephritis: rechallenge only after specialist discussion
+    (ASCO 2021 advises considering, or for nephritis advises, permanent discontinuation)."""
+    return _grade3_events(case, kb, questioned=True)
+
+
+def ici_prior_grade3_irae(case: Case, kb: KnowledgeBase) -> bool | None:
+    """Another grade 3 irAE: rechallenge after recovery, stop for good if it recurs (labels)."""
+    return _grade3_events(case, kb, questioned=False)
+
+
+def grade3_events(case: Case, kb: KnowledgeBase, *, questioned: bool) -> list[str]:
+    """Clinical descriptions of the grade 3 events behind the two facts above."""
+    min_grade = int(kb.param(_GRADE3_RULE, "min_grade"))
+    organs = str(kb.rule(_GRADE3_RULE).parameters["questioned_organs"]).split(",")
+    found: list[str] = []
+    for event in case.comorbidities.immune_related_adverse_events or ():
+        threshold = irae_threshold(event.organ, kb)
+        if threshold is None or (event.organ.value in organs) is not questioned:
+            continue
+        if event.grade is not None and min_grade <= event.grade < threshold:
+            found.append(_describe(event))
+    return found
 
 
 def _checkpoint_inhibitor_ever_given(case: Case, kb: KnowledgeBase) -> bool | None:
@@ -195,6 +244,8 @@ def _female(case: Case, kb: KnowledgeBase) -> bool | None:
 DERIVED: dict[str, Fact] = {
     "ici_rechallenge_barred": ici_rechallenge_barred,
     "ctla4_rechallenge_barred": ctla4_rechallenge_barred,
+    "ici_rechallenge_questioned": ici_rechallenge_questioned,
+    "ici_prior_grade3_irae": ici_prior_grade3_irae,
     "transplant_of_unrecorded_organ": _transplant_of_unrecorded_organ,
     "active_autoimmune_disease": _active_autoimmune_disease,
     "myasthenia_gravis": _myasthenia_gravis,
@@ -250,6 +301,8 @@ class Facts(dict[str, bool | None]):
 _LABELS = {
     "ici_rechallenge_barred": "prior immune-related adverse events (organ and grade)",
     "ctla4_rechallenge_barred": "prior immune-related adverse events (organ and grade)",
+    "ici_rechallenge_questioned": "prior immune-related adverse events (organ and grade)",
+    "ici_prior_grade3_irae": "prior immune-related adverse events (organ and grade)",
     "transplant_of_unrecorded_organ": "organ transplanted",
     "heart_liver_or_lung_transplant": "heart, liver or lung transplant",
     "kidney_or_other_transplant": "kidney or other solid-organ transplant",
@@ -275,6 +328,8 @@ _SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
         "prior_severe_immune_related_adverse_event",
     ),
     "ctla4_rechallenge_barred": ("immune_related_adverse_events",),
+    "ici_rechallenge_questioned": ("immune_related_adverse_events",),
+    "ici_prior_grade3_irae": ("immune_related_adverse_events",),
     "transplant_of_unrecorded_organ": ("organ_transplant",),
     "heart_liver_or_lung_transplant": ("transplanted_organs", "organ_transplant"),
     "kidney_or_other_transplant": ("transplanted_organs", "organ_transplant"),
@@ -288,13 +343,23 @@ _SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_IRAE_FACTS = frozenset(
+    {
+        "ici_rechallenge_barred",
+        "ctla4_rechallenge_barred",
+        "ici_rechallenge_questioned",
+        "ici_prior_grade3_irae",
+    }
+)
+
+
 def fact_source(case: Case, name: str) -> str:
     """The record the fact came from (FHIR reference or case-file field)."""
     c = case.comorbidities
-    if name in ("ici_rechallenge_barred", "ctla4_rechallenge_barred"):
+    if name in _IRAE_FACTS:
         for event in c.immune_related_adverse_events or ():
             if event.source and (
-                name == "ici_rechallenge_barred" or event.organ is IrAEOrgan.COLITIS
+                name != "ctla4_rechallenge_barred" or event.organ is IrAEOrgan.COLITIS
             ):
                 return event.source
     if name == "myasthenia_gravis":
@@ -325,6 +390,9 @@ def _recorded_detail(case: Case, name: str, kb: KnowledgeBase) -> str | None:
         return "; ".join(events) if events else None
     if name == "ctla4_rechallenge_barred":
         events = severe_colitis_events(case, kb)
+        return "; ".join(events) if events else None
+    if name in ("ici_rechallenge_questioned", "ici_prior_grade3_irae"):
+        events = grade3_events(case, kb, questioned=name == "ici_rechallenge_questioned")
         return "; ".join(events) if events else None
     if name in ("heart_liver_or_lung_transplant", "kidney_or_other_transplant"):
         organs = ", ".join(o.value for o in c.transplanted_organs or ())
