@@ -375,6 +375,9 @@ class IrAEOrgan(StrEnum):
     HEPATITIS = "hepatitis"
     NEPHRITIS = "nephritis"
     SKIN = "skin"
+    # Stevens-Johnson syndrome, toxic epidermal necrolysis, DRESS: stopped for good once
+    # confirmed, whatever the grade (KEYTRUDA and OPDIVO labels; ASCO 2021 SCAR chapter).
+    SEVERE_SKIN_REACTION = "severe-skin-reaction"
     ENDOCRINE = "endocrine"
     MYOSITIS = "myositis"
     MYASTHENIA_GRAVIS = "myasthenia-gravis"

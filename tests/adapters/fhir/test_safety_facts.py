@@ -189,6 +189,40 @@ def test_fhir_and_case_file_events_are_judged_by_the_same_knowledge_base_rule(
     assert ici_rechallenge_barred(as_entered, kb) is barred
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        concept(ICD10CM, "L51.1", "Stevens-Johnson syndrome"),
+        concept(ICD10CM, "L51.2", "Toxic epidermal necrolysis"),
+        concept(ICD10CM, "D72.12", "Drug rash with eosinophilia and systemic symptoms syndrome"),
+        {"text": "Stevens-Johnson syndrome"},
+        {"text": "DRESS"},
+    ],
+)
+def test_confirmed_sjs_ten_or_dress_from_fhir_bars_rechallenge_without_a_grade(
+    code: dict[str, object],
+) -> None:
+    # KEYTRUDA and OPDIVO labels: confirmed SJS, TEN or DRESS -> permanently discontinue,
+    # whatever the grade; a rash of the same grade is withheld and resumed.
+    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
+    event = adverse_event(code, grade=None, suspect="MedicationAdministration/pem", id="ae1")
+    case = read(base(given, event)).case
+    (irae,) = case.comorbidities.immune_related_adverse_events or ()
+    assert (irae.organ, irae.grade) == (IrAEOrgan.SEVERE_SKIN_REACTION, None)
+    assert ici_rechallenge_barred(case, default_knowledge_base()) is True
+
+
+def test_a_rash_of_unrecorded_grade_is_unknown_not_a_bar() -> None:
+    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
+    rash = adverse_event(
+        {"text": "maculopapular rash"}, grade=None, suspect="MedicationAdministration/pem"
+    )
+    case = read(base(given, rash)).case
+    (irae,) = case.comorbidities.immune_related_adverse_events or ()
+    assert irae.organ is IrAEOrgan.SKIN
+    assert ici_rechallenge_barred(case, default_knowledge_base()) is None
+
+
 def test_adverse_event_not_linked_to_a_checkpoint_inhibitor_is_not_an_irae() -> None:
     event = adverse_event(concept(SNOMED, "64226004", "Colitis"), grade="3")
     assert _comorbidities(event).immune_related_adverse_events is None

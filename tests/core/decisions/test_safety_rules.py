@@ -115,10 +115,14 @@ def test_grade4_myocarditis_on_adjuvant_pembrolizumab_bars_every_checkpoint_and_
         ("hepatitis", 4, True),
         ("endocrine", 4, False),  # ... except an endocrinopathy controlled by replacement
         ("skin", 2, False),
+        ("skin", 3, False),  # a rash: withheld, resumed after recovery (labels)
+        # Confirmed SJS, TEN or DRESS: permanently discontinue at any grade (labels, ASCO).
+        ("severe-skin-reaction", 2, True),
+        ("severe-skin-reaction", None, True),  # an event is grade 1 at least: bars unrecorded
     ],
 )
 def test_which_prior_irae_bars_rechallenge(
-    kb: KnowledgeBase, organ: str, grade: int, barred: bool
+    kb: KnowledgeBase, organ: str, grade: int | None, barred: bool
 ) -> None:
     case = make_case(comorbidities={"immune_related_adverse_events": [irae(organ, grade)]})
     assert fact(case, "ici_rechallenge_barred", kb) is barred

@@ -54,14 +54,23 @@ def ici_rechallenge_barred(case: Case, kb: KnowledgeBase) -> bool | None:
         return c.prior_severe_immune_related_adverse_event
     grade_unknown = False
     for event in events:
-        threshold = irae_threshold(event.organ, kb)
-        if threshold is None:
-            continue
-        if event.grade is None:
+        meets = _meets(event, irae_threshold(event.organ, kb))
+        if meets is None:
             grade_unknown = True
-        elif event.grade >= threshold:
+        elif meets:
             return True
     return None if grade_unknown else False
+
+
+def _meets(event: ImmuneAdverseEvent, threshold: int | None) -> bool | None:
+    """Does the event reach the grade that bars rechallenge? A recorded event is grade 1
+    at least, so an unrecorded grade settles it only where grade 1 already bars (a
+    confirmed Stevens-Johnson syndrome, TEN or DRESS); elsewhere it is unknown."""
+    if threshold is None:
+        return False
+    if event.grade is None:
+        return True if threshold <= 1 else None
+    return event.grade >= threshold
 
 
 def _grade3_events(case: Case, kb: KnowledgeBase, questioned: bool) -> bool | None:
@@ -161,6 +170,9 @@ def _describe(event: ImmuneAdverseEvent) -> str:
         event.agent_class.value if event.agent_class else "a checkpoint inhibitor"
     )
     when = f", {event.date}" if event.date else ""
+    if event.organ is IrAEOrgan.SEVERE_SKIN_REACTION:
+        grade = f"grade {event.grade} " if event.grade is not None else ""
+        return f"{grade}severe skin reaction (SJS, TEN or DRESS) on {agents}{when}"
     return f"grade {event.grade} immune {event.organ.value} on {agents}{when}"
 
 
@@ -168,8 +180,7 @@ def barring_events(case: Case, kb: KnowledgeBase) -> list[str]:
     """Clinical descriptions of the recorded events that bar rechallenge (for messages)."""
     found: list[str] = []
     for event in case.comorbidities.immune_related_adverse_events or ():
-        threshold = irae_threshold(event.organ, kb)
-        if threshold is not None and event.grade is not None and event.grade >= threshold:
+        if _meets(event, irae_threshold(event.organ, kb)):
             found.append(_describe(event))
     return found
 
