@@ -153,3 +153,42 @@ def test_irae_agents_are_normalised_and_grade_bounded() -> None:
     assert c.immune_related_adverse_events[0].agents == ("pembrolizumab",)
     with pytest.raises(ValidationError):
         make_case(comorbidities={"immune_related_adverse_events": [{**event, "grade": 6}]})
+
+
+_HB = {"value": 9.0, "unit": "g/dL", "low": 13.5, "high": 17.5, "date": "2026-10-30"}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"labs": {"hemoglobin": {**_HB, "low": "BAD"}}}, ("labs", "hemoglobin", "low")),
+        (
+            {"labs": {"platelets": {**_HB, "unit": "10*9/L", "high": "BAD"}}},
+            ("labs", "platelets", "high"),
+        ),
+        ({"labs": {"hemoglobin": {**_HB, "value": "BAD"}}}, ("labs", "hemoglobin", "value")),
+        (
+            {"comorbidities": {"corticosteroid_prednisone_mg_per_day": "BAD"}},
+            ("comorbidities", "corticosteroid_prednisone_mg_per_day"),
+        ),
+    ],
+)
+def test_non_finite_numbers_are_refused_naming_the_field(
+    bad: float, data: dict[str, object], where: tuple[str, ...]
+) -> None:
+    """A NaN or infinite lab limit made the factor read as "absent" through the Python API
+    (the case-file reader refused it already): unknown must never read as normal."""
+
+    def fill(value: object) -> object:
+        if value == "BAD":
+            return bad
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    with pytest.raises(ValidationError) as raised:
+        Case.model_validate({"diagnosis": {"date": "2026-05-01"}, **fill(data)})  # type: ignore[dict-item]
+    (error,) = raised.value.errors()
+    assert error["loc"] == where
+    assert "finite" in error["msg"]
