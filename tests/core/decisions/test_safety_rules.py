@@ -119,6 +119,9 @@ def test_grade4_myocarditis_on_adjuvant_pembrolizumab_bars_every_checkpoint_and_
         # Confirmed SJS, TEN or DRESS: permanently discontinue at any grade (labels, ASCO).
         ("severe-skin-reaction", 2, True),
         ("severe-skin-reaction", None, True),  # an event is grade 1 at least: bars unrecorded
+        # ASCO 2018 Table 10: uveitis G3 (posterior or panuveitis) -> permanently discontinue.
+        ("ocular", 3, True),
+        ("ocular", 2, False),  # anterior uveitis: resume once off systemic steroids
     ],
 )
 def test_which_prior_irae_bars_rechallenge(

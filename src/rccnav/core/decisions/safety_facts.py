@@ -173,7 +173,20 @@ def _describe(event: ImmuneAdverseEvent) -> str:
     if event.organ is IrAEOrgan.SEVERE_SKIN_REACTION:
         grade = f"grade {event.grade} " if event.grade is not None else ""
         return f"{grade}severe skin reaction (SJS, TEN or DRESS) on {agents}{when}"
-    return f"grade {event.grade} immune {event.organ.value} on {agents}{when}"
+    what = _ORGAN_WORDS.get(event.organ, event.organ.value)
+    return f"grade {event.grade} immune {what} on {agents}{when}"
+
+
+# How a clinician names the event where the organ's own word does not read as one.
+_ORGAN_WORDS = {
+    IrAEOrgan.OCULAR: "uveitis or other eye inflammation",
+    IrAEOrgan.MYASTHENIA_GRAVIS: "myasthenia gravis",
+    IrAEOrgan.NEUROLOGICAL: "neurological toxicity",
+    IrAEOrgan.HAEMATOLOGICAL: "haematological toxicity",
+    IrAEOrgan.ENDOCRINE: "endocrinopathy",
+    IrAEOrgan.SKIN: "skin toxicity",
+    IrAEOrgan.OTHER: "adverse event",
+}
 
 
 def barring_events(case: Case, kb: KnowledgeBase) -> list[str]:
