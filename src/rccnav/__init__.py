@@ -17,17 +17,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import gc
 import os
 from datetime import date
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-# The cyclic GC is paused while the package imports: importing creates some hundred
-# thousand long-lived objects (classes, validators, functions) and no garbage, so its
-# passes over them found nothing to free and were about 5% of a whole `rccnav assess`.
-_collecting = gc.isenabled()
-gc.disable()
-try:
-    # After __version__: adapter modules read it from this package.
+if TYPE_CHECKING:
     from rccnav.adapters.errors import InputError
     from rccnav.adapters.intake import Intake
     from rccnav.core.assess import assess
@@ -35,9 +30,34 @@ try:
     from rccnav.core.case import Case
     from rccnav.knowledge.loader import default_knowledge_base, load_knowledge_base
     from rccnav.knowledge.model import KnowledgeBase
-finally:
-    if _collecting:
-        gc.enable()
+
+# Imported on first use (PEP 562): `import rccnav` stays cheap, so the `rccnav` program
+# can set up its process (rccnav.adapters.program) before the models load, and a
+# process that needs one part does not load the rest.
+_HOME = {
+    "InputError": "rccnav.adapters.errors",
+    "Intake": "rccnav.adapters.intake",
+    "assess": "rccnav.core.assess",
+    "Assessment": "rccnav.core.assessment",
+    "GuidelineViewName": "rccnav.core.assessment",
+    "Case": "rccnav.core.case",
+    "default_knowledge_base": "rccnav.knowledge.loader",
+    "load_knowledge_base": "rccnav.knowledge.loader",
+    "KnowledgeBase": "rccnav.knowledge.model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
 
 
 def read_input(
@@ -78,6 +98,7 @@ def assess_input(
     ``"all"`` (NCCN, EAU and ESMO merged) or ``"nccn"``, ``"eau"``, ``"esmo"``.
     """
     from rccnav.adapters.intake import assess_input as _assess
+    from rccnav.knowledge.loader import default_knowledge_base
 
     when = on or intake.case.assessment_date or date.today()
     return _assess(

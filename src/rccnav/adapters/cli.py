@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import os
 import sys
 import traceback
@@ -446,11 +445,6 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:
-        # Run as the program: what is loaded by now (modules, classes, validators) lives
-        # as long as the process, so the cyclic GC need not look at it again. (Not when
-        # called with arguments, as tests do, in a process that is not ours to tune.)
-        gc.freeze()
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)

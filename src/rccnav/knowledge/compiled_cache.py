@@ -80,17 +80,27 @@ def cached(kind: str, checksum: str, build: Callable[[], T], expected: type[T]) 
     except Exception:  # missing, truncated, stale or unreadable: rebuild
         pass
     value = build()
-    _store(folder, path, stamp, value)
+    _store(path, stamp, value)
     return value
 
 
-def _store(folder: Path, path: Path, stamp: str, value: object) -> None:
+def _store(path: Path, stamp: str, value: object) -> None:
+    try:
+        data = pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an object that cannot be pickled is simply not cached
+        return
+    store_bytes(path, data)
+
+
+def store_bytes(path: Path, data: bytes) -> None:
+    """Write a cache file atomically (a reader sees the old file or the new one); any
+    failure leaves the cache as it was."""
     temporary: str | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
-            out.write(pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL))
+            out.write(data)
         os.replace(temporary, path)
     except Exception:  # read-only home, full disk: the cache is only an optimisation
         if temporary is not None:
