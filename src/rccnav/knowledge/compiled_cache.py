@@ -20,6 +20,7 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -56,9 +57,11 @@ def _stamp(kind: str, checksum: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+@lru_cache(maxsize=1)
 def _code_digest() -> str:
     """Digest of this package's modules: a new field or index (knowledge-base model,
-    loader, terminology) must not meet a pickle made by the previous code."""
+    loader, terminology) must not meet a pickle made by the previous code. (Once per
+    process: the modules that are running do not change under it.)"""
     digest = hashlib.sha256()
     for module in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(module.name.encode())
