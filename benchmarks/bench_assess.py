@@ -11,6 +11,12 @@ Measures, for a complete case and an incomplete case (several unknowns):
   risk score costs in Python on this machine at this moment; on a shared machine the ratio
   to it is the figure that counts;
 - throughput (cases/s) from a separate batched loop without per-call timers;
+- what the memo cannot fake (``assess()`` keeps the options and safety warnings under a
+  key of everything they read, so a repeated case is partly answered from memory):
+  (i) **distinct patients**, ``--patients`` synthetic patients (``rccnav cohort synth``,
+  read once up front, assessed the day before their first line starts or at the data
+  cut-off), each assessed once, timed call by call beside the floor of the same patient;
+  (ii) the two example cases with every **patient memo cleared before each call**;
 - peak traced memory of one call, and memory retained after ``--memory-calls`` more calls
   (``tracemalloc``; a leak check);
 - cold start: a fresh interpreter importing rccnav, loading the knowledge base and making
@@ -259,6 +265,86 @@ def _latency(case: Any, kb: Any, calls: int, warmup: int) -> dict[str, float]:
     }
 
 
+def _cleared(case: Any, kb: Any, calls: int, warmup: int) -> dict[str, float]:
+    """The case with every patient memo cleared before each call (clearing not timed)."""
+    from rccnav import assess
+    from rccnav.core.memo import clear_patient_memos
+
+    for _ in range(warmup):
+        clear_patient_memos()
+        assess(case, kb, ON)
+    clock = time.perf_counter_ns
+    samples = [0] * calls
+    floors = [0] * calls
+    for i in range(calls):
+        clear_patient_memos()
+        start = clock()
+        assess(case, kb, ON)
+        middle = clock()
+        floor(case, ON)
+        floors[i] = clock() - middle
+        samples[i] = middle - start
+    return _summary(samples, floors)
+
+
+def _summary(samples: list[int], floors: list[int]) -> dict[str, float]:
+    samples.sort()
+    floors.sort()
+    return {
+        "p50_us": _percentile(samples, 0.50) / 1e3,
+        "p99_us": _percentile(samples, 0.99) / 1e3,
+        "floor_p50_us": _percentile(floors, 0.50) / 1e3,
+        "floor_p99_us": _percentile(floors, 0.99) / 1e3,
+    }
+
+
+def synthetic_patients(count: int, seed: int = 9) -> list[tuple[Any, dt.date]]:
+    """``count`` synthetic patients (``rccnav cohort synth``) as (Case, assessment date):
+    even ones the day before their first line starts (a first-line decision), odd ones at
+    the data cut-off (most in a later line), as ``rccnav cohort assess`` can."""
+    from rccnav import default_knowledge_base
+    from rccnav.adapters.cohort import synth
+    from rccnav.adapters.fhir.bundle import index_resources
+    from rccnav.adapters.fhir.reader import read_index
+
+    kb = default_knowledge_base()
+    out: list[tuple[Any, dt.date]] = []
+    for number, (resources, truth) in enumerate(synth.patients(count, seed)):
+        on = synth.DATA_CUTOFF
+        if number % 2 == 0:
+            on = truth.first_line_start - dt.timedelta(days=1)
+        index = index_resources(resources, "fhir-ndjson", "synthetic", label="line")
+        try:
+            case = read_index(index, name="synthetic", on=on, lookback_days=None, kb=kb).case
+        except Exception:  # noqa: BLE001 - an unusable synthetic record is skipped, not timed
+            continue
+        out.append((case, on))
+    return out
+
+
+def _distinct(patients: list[tuple[Any, dt.date]], kb: Any) -> dict[str, float]:
+    """Each patient assessed once (memo as a service would have it after the patients
+    before), interleaved with the floor of the same patient."""
+    from rccnav import assess
+    from rccnav.core.decisions import treatment
+    from rccnav.core.memo import clear_patient_memos
+
+    clear_patient_memos()
+    clock = time.perf_counter_ns
+    samples = [0] * len(patients)
+    floors = [0] * len(patients)
+    for i, (case, on) in enumerate(patients):
+        start = clock()
+        assess(case, kb, on)
+        middle = clock()
+        floor(case, on)
+        floors[i] = clock() - middle
+        samples[i] = middle - start
+    result = _summary(samples, floors)
+    result["memo_entries"] = float(len(treatment._MEMO))
+    return result
+
+
 def _memory(case: Any, kb: Any, calls: int) -> dict[str, float]:
     """Peak traced memory of one call, and memory still held after ``calls`` more (leak check).
 
@@ -346,6 +432,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2_000)
     parser.add_argument("--memory-calls", type=int, default=1_000)
     parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument(
+        "--patients", type=int, default=20_000, help="distinct synthetic patients, each once"
+    )
+    parser.add_argument("--cleared-calls", type=int, default=5_000)
     parser.add_argument("--profile", action="store_true", help="also print cProfile hotspots")
     parser.add_argument("--profile-calls", type=int, default=5_000)
     parser.add_argument("--cold-start-child", action="store_true", help=argparse.SUPPRESS)
@@ -363,10 +453,14 @@ def main() -> None:
         "complete": Case.model_validate(COMPLETE),
         "incomplete": Case.model_validate(INCOMPLETE),
     }
+    patients = synthetic_patients(args.patients) if args.patients else []
     rows = {}
+    cleared = {}
     for name, case in cases.items():
         rows[name] = {**_latency(case, kb, args.calls, args.warmup)}
         rows[name].update(_memory(case, kb, args.memory_calls))
+        cleared[name] = _cleared(case, kb, args.cleared_calls, args.warmup // 10)
+    distinct = _distinct(patients, kb) if patients else None
 
     print(
         f"rccnav assess() benchmark - {dt.date.today()}, Python {platform.python_version()}, "
@@ -393,6 +487,26 @@ def main() -> None:
         print(
             f"{name:<11}{r['floor_p50_us']:>9.1f}{r['floor_p99_us']:>9.1f}"
             f"{r['p50_us'] / r['floor_p50_us']:>10.1f}x{r['p99_us'] / r['floor_p99_us']:>10.1f}x"
+        )
+    print(
+        "\nwhat the memo cannot fake (floor = the same patient's hand-written floor, "
+        "interleaved):\n"
+        f"{'run':<44}{'p50 us':>9}{'p99 us':>9}{'floor p50':>11}{'floor p99':>11}"
+        f"{'ratio p50':>11}{'ratio p99':>11}"
+    )
+    honest = [(f"{name}, patient memos cleared before each call", r) for name, r in cleared.items()]
+    if distinct is not None:
+        honest.append((f"{len(patients)} distinct synthetic patients, each once", distinct))
+    for label, r in honest:
+        print(
+            f"{label:<44}{r['p50_us']:>9.1f}{r['p99_us']:>9.1f}{r['floor_p50_us']:>11.1f}"
+            f"{r['floor_p99_us']:>11.1f}{r['p50_us'] / r['floor_p50_us']:>10.1f}x"
+            f"{r['p99_us'] / r['floor_p99_us']:>10.1f}x"
+        )
+    if distinct is not None:
+        print(
+            f"(treatment memo after the distinct run: {distinct['memo_entries']:.0f} keys "
+            f"for {len(patients)} patients)"
         )
     print(
         f"\ncold start (fresh interpreter, median of {args.cold_runs}): import "

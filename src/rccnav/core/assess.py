@@ -25,8 +25,8 @@ from rccnav.core.decisions import (
     local_therapy,
     metastasectomy,
     no_evidence_of_disease,
-    systemic_therapy,
     therapy_safety,
+    treatment,
 )
 from rccnav.core.decisions.lines import Line, current_line
 from rccnav.core.decisions.safety_facts import Facts
@@ -74,14 +74,16 @@ def assess(
             no_evidence_of_disease.systemic_therapy(line, resection.adjuvant_pembrolizumab, kb),
             guideline_view=guideline,
         )
+        safety_warnings: tuple[Warning, ...] = tuple(
+            therapy_safety.check(case, line, therapy, kb, facts)
+        )
     else:
         surveillance = active_surveillance.decide(case, imdc, line, kb)
-        therapy = systemic_therapy.without_surveillance(
-            systemic_therapy.decide(case, imdc, line, kb, guideline, facts), surveillance
+        # Options (after every exclusion, demotion and promotion) and safety warnings,
+        # memoised by everything they read.
+        therapy, safety_warnings = treatment.decide(
+            case, imdc, line, surveillance, kb, guideline, facts
         )
-        # Promotion runs after every exclusion and demotion.
-        therapy = systemic_therapy.promote(therapy, imdc.possible_groups, kb)
-    safety_warnings = therapy_safety.check(case, line, therapy, kb, facts)
     imdc = _with_regimen_impact(imdc, therapy)
     calcium = hypercalcaemia.assess(case, baseline, kb)  # once, for measures and warnings
     local = local_therapy.decide(

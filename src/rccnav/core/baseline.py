@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from rccnav.core.assessment import Warning
 from rccnav.core.case import Case, Measurement, PerformanceStatus, ResultStatus, Sex
+from rccnav.core.memo import Memo
 from rccnav.core.records import quick_init
 from rccnav.core.renal_function import (
     RenalEstimate,
@@ -76,13 +77,15 @@ class Baseline:
     performance: PerformanceStatus | None = None
 
 
-_LIMIT_CACHE: dict[tuple[str, str, str, Sex | None], Limit | None] = {}
+_LIMIT_CACHE: Memo[tuple[str, str, str, Sex | None], Limit | None] = Memo(
+    "fallback limits", "knowledge", 1024
+)
 
 
 def _default_limit(kb: KnowledgeBase, analyte: str, which: str, sex: Sex | None) -> Limit | None:
     key = (kb.checksum, analyte, which, sex)
     if key not in _LIMIT_CACHE:
-        _LIMIT_CACHE[key] = _default_limit_uncached(kb, analyte, which, sex)
+        return _LIMIT_CACHE.put(key, _default_limit_uncached(kb, analyte, which, sex))
     return _LIMIT_CACHE[key]
 
 

@@ -8,12 +8,15 @@ agents when they are advised, the checks its label and the toxicity guidelines n
 from __future__ import annotations
 
 from rccnav.core.assessment import BeforeTreating, LocalMeasure, MonitoringCheck, SystemicTherapy
+from rccnav.core.memo import Memo
 from rccnav.knowledge.model import KnowledgeBase, MonitoringItem
 
 BONE_MEASURE = "local.bone-targeted-agents"
 BONE_AGENTS = ("zoledronic-acid", "denosumab")
 
-_CACHE: dict[tuple[str, str, tuple[str, ...]], BeforeTreating | None] = {}
+_CACHE: Memo[tuple[str, str, tuple[str, ...]], BeforeTreating | None] = Memo(
+    "monitoring checks", "knowledge", 4096
+)
 
 
 def _applies(item: MonitoringItem, agent: str, kb: KnowledgeBase) -> bool:
@@ -43,8 +46,7 @@ def checks_for(
                 )
             )
     result = BeforeTreating(option, name, tuple(checks)) if checks else None
-    _CACHE[key] = result
-    return result
+    return _CACHE.put(key, result)
 
 
 def decide(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rccnav.core.assessment import Reason, Warning
 from rccnav.core.case import Case, Site
+from rccnav.core.memo import Memo
 from rccnav.knowledge.model import KnowledgeBase
 
-_REASONS: dict[tuple[str, str], Reason] = {}
+_REASONS: Memo[tuple[str, str], Reason] = Memo("rule reasons", "knowledge", 4096)
 
 
 def because(kb: KnowledgeBase, rule_id: str, text: str | None = None) -> Reason:
@@ -16,8 +17,8 @@ def because(kb: KnowledgeBase, rule_id: str, text: str | None = None) -> Reason:
         cached = _REASONS.get(key)
         if cached is None:
             rule = kb.rule(rule_id)
-            cached = _REASONS[key] = Reason(
-                rule.statement, rule.id, rule.sources, rule.status.value
+            cached = _REASONS.put(
+                key, Reason(rule.statement, rule.id, rule.sources, rule.status.value)
             )
         return cached
     rule = kb.rule(rule_id)

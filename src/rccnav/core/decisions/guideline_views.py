@@ -17,12 +17,15 @@ from rccnav.core.assessment import (
     Reason,
     RiskGroupName,
 )
+from rccnav.core.memo import Memo
 from rccnav.knowledge.model import KnowledgeBase, ResolvedPosition, TherapyTable
 
 VIEW_RULE = "therapy.guideline-view"
 
 Positions = tuple[tuple[GuidelinePosition, ...], str | None]
-_CACHE: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], Positions] = {}
+_CACHE: Memo[tuple[str, tuple[str, ...], tuple[str, ...], str], Positions] = Memo(
+    "guideline positions", "knowledge", 8192
+)
 
 
 def in_play(
@@ -58,7 +61,7 @@ def positions_for(
     cached = _CACHE.get(key)
     if cached is None:
         cached = _positions_uncached(kb, in_play(rows, possible), possible, option)
-        _CACHE[key] = cached
+        _CACHE.put(key, cached)
     return cached
 
 

@@ -19,6 +19,7 @@ from rccnav.core.case import (
     IrAEOrgan,
     Sex,
 )
+from rccnav.core.memo import Memo
 from rccnav.knowledge.model import AgentClass, KnowledgeBase
 
 Fact = Callable[[Case, KnowledgeBase], bool | None]
@@ -285,6 +286,18 @@ _PROPERTIES = frozenset(
 )
 
 
+_CONTRAINDICATION_FACTS: Memo[str, tuple[str, ...]] = Memo("contraindication facts", "knowledge", 8)
+
+
+def contraindication_facts(kb: KnowledgeBase) -> tuple[str, ...]:
+    """The facts the contraindication rules ask about, each once, in rule order."""
+    names = _CONTRAINDICATION_FACTS.get(kb.checksum)
+    if names is None:
+        names = tuple(dict.fromkeys(rule.comorbidity for rule in kb.contraindications))
+        _CONTRAINDICATION_FACTS.put(kb.checksum, names)
+    return names
+
+
 def is_known_fact(name: str) -> bool:
     """True when ``name`` is a fact this module can answer (checked against the KB)."""
     if name in DERIVED or name in _PROPERTIES:
@@ -407,7 +420,8 @@ def fact_source(case: Case, name: str) -> str:
     return f"comorbidities.{_SOURCE_FIELDS.get(name, (name,))[0]}"
 
 
-def _recorded_detail(case: Case, name: str, kb: KnowledgeBase) -> str | None:
+def recorded_detail(case: Case, name: str, kb: KnowledgeBase) -> str | None:
+    """What the record holds about a fact, when it says more than yes (for messages)."""
     c = case.comorbidities
     if name == "ici_rechallenge_barred":
         events = barring_events(case, kb)
@@ -451,5 +465,5 @@ def _recorded_detail(case: Case, name: str, kb: KnowledgeBase) -> str | None:
 
 def rule_message(case: Case, name: str, message: str, kb: KnowledgeBase) -> str:
     """The contraindication's message, preceded by what the record holds when it says more."""
-    detail = _recorded_detail(case, name, kb)
+    detail = recorded_detail(case, name, kb)
     return f"Recorded: {detail}. {message}" if detail else message

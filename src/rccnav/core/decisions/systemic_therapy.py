@@ -9,7 +9,7 @@ demote or remove, regimens already received are not offered again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from rccnav.core.assessment import (
@@ -29,6 +29,7 @@ from rccnav.core.decisions import aldesleukin_fitness, guideline_views
 from rccnav.core.decisions.common import because, brain_metastases
 from rccnav.core.decisions.lines import Line
 from rccnav.core.decisions.safety_facts import Facts, fact_label, rule_message
+from rccnav.core.memo import Memo
 from rccnav.knowledge.model import (
     CHECKPOINT_CLASSES,
     PD1_AXIS_CLASSES,
@@ -41,6 +42,10 @@ from rccnav.knowledge.model import (
 
 CATEGORIES = ("preferred", "other", "certain-circumstances")
 _RANK = {name: rank for rank, name in enumerate(CATEGORIES)}
+
+#: Supplies the HD IL-2 fitness when the decision needs it (the treatment memo records
+#: whether it was asked for).
+FitnessOf = Callable[[], aldesleukin_fitness.Fitness]
 
 
 @dataclass(slots=True)
@@ -115,7 +120,10 @@ def _table_rows(
     return [t for t in covering if len(t.after_classes) == best], reasons
 
 
-_MERGE_CACHE: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], dict[str, TherapyOption]] = {}
+#: Keyed by the tables and IMDC groups in play: a handful per knowledge base and view.
+_MERGE_CACHE: Memo[tuple[str, str, tuple[str, ...], tuple[str, ...]], dict[str, TherapyOption]] = (
+    Memo("table merge", "knowledge", 1024)
+)
 
 
 def _merge(
@@ -135,7 +143,7 @@ def _merge(
             option: draft.to_option(option, kb)
             for option, draft in _merge_uncached(rows, possible, kb, view).items()
         }
-        _MERGE_CACHE[key] = merged
+        _MERGE_CACHE.put(key, merged)
     # Positional: one draft per listed option on every call.
     return {
         option: _Draft(
@@ -417,11 +425,12 @@ def _apply_aldesleukin_fitness(
     kb: KnowledgeBase,
     excluded: list[ExcludedOption],
     facts: Facts,
+    fitness_of: FitnessOf | None = None,
 ) -> None:
     """High-dose IL-2 only when every fitness criterion is met (aldesleukin_fitness)."""
     if "aldesleukin" not in drafts:
         return
-    fitness = aldesleukin_fitness.assess(case, kb, facts)
+    fitness = aldesleukin_fitness.assess(case, kb, facts) if fitness_of is None else fitness_of()
     rule = kb.rule(aldesleukin_fitness.RULE)
     if fitness.unmet:
         text = "High-dose IL-2 is not suitable: " + "; ".join(fitness.unmet) + "."
@@ -481,14 +490,14 @@ def _apply_contraindications(
         )
 
 
-_NOT_FOR_CACHE: dict[str, tuple[Rule, ...]] = {}
+_NOT_FOR_CACHE: Memo[str, tuple[Rule, ...]] = Memo("not-for rules", "knowledge", 8)
 
 
 def _not_for_rules(kb: KnowledgeBase) -> tuple[Rule, ...]:
     rules = _NOT_FOR_CACHE.get(kb.checksum)
     if rules is None:
         rules = tuple(r for r in kb.rules.values() if r.id.startswith("therapy.not-for-"))
-        _NOT_FOR_CACHE[kb.checksum] = rules
+        _NOT_FOR_CACHE.put(kb.checksum, rules)
     return rules
 
 
@@ -518,8 +527,10 @@ def decide(
     kb: KnowledgeBase,
     view: GuidelineViewName = "all",
     facts: Facts | None = None,
+    fitness_of: FitnessOf | None = None,
 ) -> SystemicTherapy:
-    """``facts``: the patient's safety facts, when the caller has them already."""
+    """``facts``: the patient's safety facts, when the caller has them already;
+    ``fitness_of``: how to get the HD IL-2 fitness (default: assessed from ``case``)."""
     facts = Facts(case, kb) if facts is None else facts
     reasons: list[Reason] = []
     excluded: list[ExcludedOption] = []
@@ -541,7 +552,7 @@ def decide(
     _apply_prior_therapy(line, drafts, kb, excluded)
     _apply_belzutifan_indication(table_histology, line, drafts, kb, excluded)
     _apply_contraindications(case, drafts, kb, excluded, reasons, facts)
-    _apply_aldesleukin_fitness(case, drafts, kb, excluded, facts)
+    _apply_aldesleukin_fitness(case, drafts, kb, excluded, facts, fitness_of)
     _apply_sarcomatoid(case, drafts, kb, reasons)
     _apply_poor_performance(case, drafts, kb)
     if view != "all":

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from rccnav.core.assessment import Factor, MissingItem, RiskGroupName, RiskResult, Survival
 from rccnav.core.case import Histology
+from rccnav.core.memo import Memo
 from rccnav.knowledge.model import KnowledgeBase
 
 GROUP_ORDER: tuple[RiskGroupName, ...] = ("favorable", "intermediate", "poor")
@@ -28,7 +29,7 @@ def group_for_count(count: int) -> RiskGroupName:
     return "intermediate" if count <= 2 else "poor"
 
 
-_SURVIVAL: dict[tuple[str, str, str], dict[str, Survival]] = {}
+_SURVIVAL: Memo[tuple[str, str, str], dict[str, Survival]] = Memo("survival rows", "knowledge", 64)
 
 
 def _survival(kb: KnowledgeBase, model: str, setting: str) -> dict[str, Survival]:
@@ -36,7 +37,7 @@ def _survival(kb: KnowledgeBase, model: str, setting: str) -> dict[str, Survival
     key = (kb.checksum, model, setting)
     rows = _SURVIVAL.get(key)
     if rows is None:
-        rows = _SURVIVAL[key] = {
+        rows = {
             row.risk_group: Survival(
                 risk_group=row.risk_group,
                 median_os_months=row.median_os_months,
@@ -48,6 +49,7 @@ def _survival(kb: KnowledgeBase, model: str, setting: str) -> dict[str, Survival
             for row in kb.survival
             if row.model == model and row.setting == setting
         }
+        _SURVIVAL.put(key, rows)
     return rows
 
 
