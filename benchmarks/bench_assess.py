@@ -304,6 +304,7 @@ def synthetic_patients(count: int, seed: int = 9) -> list[tuple[Any, dt.date]]:
     the data cut-off (most in a later line), as ``rccnav cohort assess`` can."""
     from rccnav import default_knowledge_base
     from rccnav.adapters.cohort import synth
+    from rccnav.adapters.errors import InputError
     from rccnav.adapters.fhir.bundle import index_resources
     from rccnav.adapters.fhir.reader import read_index
 
@@ -316,7 +317,7 @@ def synthetic_patients(count: int, seed: int = 9) -> list[tuple[Any, dt.date]]:
         index = index_resources(resources, "fhir-ndjson", "synthetic", label="line")
         try:
             case = read_index(index, name="synthetic", on=on, lookback_days=None, kb=kb).case
-        except Exception:  # noqa: BLE001 - an unusable synthetic record is skipped, not timed
+        except InputError:  # an unusable synthetic record is skipped, not timed
             continue
         out.append((case, on))
     return out
