@@ -13,7 +13,6 @@ from rccnav.core.assessment import (
     SystemicTherapy,
     Warning,
 )
-from rccnav.core.baseline import prepare_baseline
 from rccnav.core.case import Case
 from rccnav.core.decisions import (
     active_surveillance,
@@ -30,9 +29,8 @@ from rccnav.core.decisions import (
 )
 from rccnav.core.decisions.lines import Line, current_line
 from rccnav.core.decisions.safety_facts import Facts
-from rccnav.core.prognosis.factors import FirstLine, shared_factors
-from rccnav.core.prognosis.imdc import imdc_risk
-from rccnav.core.prognosis.mskcc import mskcc_risk
+from rccnav.core.prognosis import scores
+from rccnav.core.prognosis.factors import FirstLine
 from rccnav.knowledge.model import KnowledgeBase
 
 
@@ -56,16 +54,17 @@ def assess(
         if lookback_days is not None
         else int(kb.param("prognosis.lab-lookback", "days"))
     )
-    baseline = prepare_baseline(case, kb, on, window)
-    if baseline.performance is not case.performance:
+    # Memoised by the exact record parts it reads (prognosis/scores.py).
+    baseline, baseline_key = scores.baseline(case, kb, on, window)
+    if baseline.performance is None and case.performance is not None:
         # Decisions see performance status only as usable on ``on``.
-        case = case.model_copy(update={"performance": baseline.performance})
+        case = case.model_copy(update={"performance": None})
     case, ned_warnings = no_evidence_of_disease.without_stale_ned(case, kb)
     facts = Facts(case, kb)  # after the last change to ``case`` above
     line = current_line(case, kb, on)
-    shared = shared_factors(case, baseline, kb, on, _first_line(line, on))
-    imdc = imdc_risk(case, baseline, kb, on, line.number, shared)
-    mskcc = mskcc_risk(case, baseline, kb, on, shared, line.number)
+    imdc, mskcc = scores.scores(
+        case, baseline, baseline_key, kb, on, line.number, _first_line(line, on)
+    )
     resection = metastasectomy.decide(case, kb, on)
     if no_evidence_of_disease.applies(case, line):
         # M1 NED: adjuvant or surveillance, not the regimens for measurable disease.

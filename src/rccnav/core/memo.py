@@ -17,6 +17,7 @@ holds:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal, TypeVar
@@ -27,6 +28,8 @@ V = TypeVar("V")
 MemoKind = Literal["knowledge", "patient"]
 
 _ALL: list[Memo[object, object]] = []
+#: Held while a memo is written (eviction and insertion), by every memo.
+WRITING = threading.Lock()
 
 
 class Memo(dict[K, V]):
@@ -45,9 +48,10 @@ class Memo(dict[K, V]):
 
     def put(self, key: K, value: V) -> V:
         """Store ``value`` under ``key`` (forgetting the oldest entry if full); return it."""
-        if key not in self and len(self) >= self.maxsize:
-            del self[next(iter(self))]
-        self[key] = value
+        with WRITING:  # threads of a service: one eviction at a time (reads need none)
+            if key not in self and len(self) >= self.maxsize:
+                del self[next(iter(self))]
+            self[key] = value
         return value
 
 

@@ -49,9 +49,24 @@ def checks_for(
     return _CACHE.put(key, result)
 
 
+_BY_OPTIONS: Memo[tuple[str, tuple[str, ...], bool], tuple[BeforeTreating, ...]] = Memo(
+    "monitoring by options", "knowledge", 4096
+)
+
+
 def decide(
     therapy: SystemicTherapy, local: tuple[LocalMeasure, ...], kb: KnowledgeBase
 ) -> tuple[BeforeTreating, ...]:
+    """The checks for every offered regimen, in option order, then bone-targeted agents."""
+    bone = any(m.id == BONE_MEASURE for m in local)
+    key = (kb.checksum, tuple([o.regimen for o in therapy.options]), bone)
+    found = _BY_OPTIONS.get(key)
+    if found is None:
+        found = _BY_OPTIONS.put(key, _decide(therapy, bone, kb))
+    return found
+
+
+def _decide(therapy: SystemicTherapy, bone: bool, kb: KnowledgeBase) -> tuple[BeforeTreating, ...]:
     out: list[BeforeTreating] = []
     for option in therapy.options:
         regimen = kb.regimens.get(option.regimen)
@@ -60,7 +75,7 @@ def decide(
         found = checks_for(regimen.id, regimen.name, regimen.agents, kb)
         if found is not None:
             out.append(found)
-    if any(m.id == BONE_MEASURE for m in local):
+    if bone:
         found = checks_for(
             "bone-targeted-agents",
             "bone-targeted agent (zoledronic acid or denosumab)",

@@ -49,8 +49,23 @@ def total_lesions(case: Case) -> int | None:
     return sum(c for c in counts if c is not None)
 
 
+_LAST_BRAIN: tuple[object, tuple[bool | None, bool | None]] = (None, (None, None))
+
+
 def brain_metastases(case: Case) -> tuple[bool | None, bool | None]:
     """(present, untreated) for brain metastases; None where not recorded."""
+    # Seven decisions ask this of one assessment: the last answer is kept with the (frozen)
+    # record it is about, and replaced as one tuple so threads never mix two records.
+    global _LAST_BRAIN
+    disease, answer = _LAST_BRAIN
+    if disease is case.disease:
+        return answer
+    answer = _brain_metastases(case)
+    _LAST_BRAIN = (case.disease, answer)
+    return answer
+
+
+def _brain_metastases(case: Case) -> tuple[bool | None, bool | None]:
     brain = [m for m in case.disease.metastases if m.site is Site.BRAIN]
     if not brain:
         return (False if case.disease.metastases_recorded else None), None

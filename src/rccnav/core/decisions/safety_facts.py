@@ -334,6 +334,28 @@ class Facts(dict[str, bool | None]):
         value = self[name] = fact(self._case, name, self._kb)
         return value
 
+    def answers(self, names: tuple[str, ...]) -> tuple[bool | None, ...]:
+        """``tuple(self[name] for name in names)``, in one pass (the treatment memo's key
+        asks every contraindication fact on every call)."""
+        if self:  # some already answered: one by one, each worked out once
+            return tuple([self[name] for name in names])
+        case, kb = self._case, self._kb
+        recorded = case.comorbidities
+        fields = recorded.__dict__
+        values: list[bool | None] = []
+        for name in names:
+            derived = DERIVED.get(name)
+            if derived is not None:
+                values.append(derived(case, kb))
+            elif name in fields:
+                value = fields[name]
+                values.append(value if isinstance(value, bool) else None)
+            else:
+                value = getattr(recorded, name)
+                values.append(value if isinstance(value, bool) else None)
+        self.update(zip(names, values, strict=True))
+        return tuple(values)
+
 
 _LABELS = {
     "ici_rechallenge_barred": "prior immune-related adverse events (organ and grade)",

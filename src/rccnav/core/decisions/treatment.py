@@ -40,7 +40,7 @@ from rccnav.core.decisions.safety_facts import (
     fact_source,
     recorded_detail,
 )
-from rccnav.core.memo import SWITCH, Memo
+from rccnav.core.memo import SWITCH, WRITING, Memo
 from rccnav.knowledge.model import KnowledgeBase
 
 Treatment = tuple[SystemicTherapy, tuple[Warning, ...]]
@@ -89,9 +89,10 @@ class _Entry:
         self.results: dict[FitnessKey | None, Treatment] = {}
 
     def put(self, fitness: FitnessKey | None, result: Treatment) -> None:
-        if len(self.results) >= self.MAX_VARIANTS:
-            del self.results[next(iter(self.results))]
-        self.results[fitness] = result
+        with WRITING:
+            if fitness not in self.results and len(self.results) >= self.MAX_VARIANTS:
+                del self.results[next(iter(self.results))]
+            self.results[fitness] = result
 
 
 _MEMO: Memo[TreatmentKey, _Entry] = Memo("treatment", "patient", 4096)
@@ -108,7 +109,7 @@ def treatment_key(
 ) -> TreatmentKey:
     """The complete key of :func:`decide` for this patient."""
     names = contraindication_facts(kb)
-    answers = tuple([facts[name] for name in names])
+    answers = facts.answers(names)
     recorded = tuple(
         [
             (recorded_detail(case, name, kb), fact_source(case, name))
