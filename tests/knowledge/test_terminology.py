@@ -21,6 +21,7 @@ from rccnav.core.case import (
 )
 from rccnav.knowledge.loader import default_knowledge_base
 from rccnav.knowledge.terminology import (
+    _MEMBERSHIP_MEMORY,
     TerminologyError,
     default_terminology,
     parse_terminology,
@@ -224,3 +225,31 @@ def test_one_index_across_value_sets_answers_as_each_value_set_does() -> None:
 def test_an_unknown_value_set_is_an_error_not_a_miss() -> None:
     with pytest.raises(KeyError):
         TERM.lookup("no-such-value-set", "http://loinc.org", "718-7")
+
+
+def test_a_remembered_text_match_is_the_first_matching_rule() -> None:
+    """``match_text`` remembers its answers; asked twice, and after the memory is full and
+    cleared, it gives what trying each rule in order gives (including no match)."""
+    texts = ["", "several lesions", "Multiple lung metastases", "3 lesions", "no such text"]
+    texts += [rule.pattern for value_set in TERM.value_sets for rule in value_set.text]
+    for value_set in TERM.value_sets:
+        for text in texts:
+            scanned = next(
+                (
+                    found
+                    for pattern, found in TERM._compiled[value_set.id].patterns()
+                    if text and pattern.search(text)
+                ),
+                None,
+            )
+            assert TERM.match_text(value_set.id, text) is scanned
+            assert TERM.match_text(value_set.id, text) is scanned, "remembered answer differs"
+    with pytest.raises(KeyError):
+        TERM.match_text("no-such-value-set", "text")
+
+
+def test_text_match_memory_is_bounded() -> None:
+    set_id = next(value_set.id for value_set in TERM.value_sets if value_set.text)
+    for number in range(_MEMBERSHIP_MEMORY + 100):
+        TERM.match_text(set_id, f"text {number}")
+    assert len(TERM._texts) <= _MEMBERSHIP_MEMORY

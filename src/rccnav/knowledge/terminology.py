@@ -138,6 +138,7 @@ def _text_pattern(rule: TextRule) -> re.Pattern[str]:
 
 #: How many distinct (system, code) pairs :meth:`Terminology.memberships` remembers.
 _MEMBERSHIP_MEMORY = 65_536
+_UNMATCHED = object()
 _NO_MEMBERSHIP: dict[str, Match] = {}
 
 
@@ -185,6 +186,7 @@ class Terminology:
         "_prefixes",
         "_sets",
         "_system_by_url",
+        "_texts",
         "adjuvant_regimens",
         "data",
         "parameters",
@@ -230,6 +232,7 @@ class Terminology:
                 self._prefixes.setdefault(coding, []).append((set_id, match))
                 self._max_prefix = max(self._max_prefix, len(coding[1]))
         self._memberships: dict[tuple[str | None, str], dict[str, Match]] = {}
+        self._texts: dict[tuple[str, str], TextMatch | None] = {}
 
     def _compile(self, value_set: ValueSet, data: TerminologyData) -> _CompiledSet:
         compiled = _CompiledSet()
@@ -323,6 +326,18 @@ class Terminology:
         """The first text rule of the value set that matches ``text``."""
         if not text:
             return None
+        # Remembered per (value set, text): a record repeats the same displays (a lab's
+        # LOINC display on every result), and each miss tries every pattern. Bounded.
+        key = (value_set_id, text)
+        found = self._texts.get(key, _UNMATCHED)
+        if found is _UNMATCHED:
+            found = self._match_text(value_set_id, text)
+            if len(self._texts) >= _MEMBERSHIP_MEMORY:
+                self._texts.clear()
+            self._texts[key] = found
+        return found  # type: ignore[return-value]
+
+    def _match_text(self, value_set_id: str, text: str) -> TextMatch | None:
         for pattern, found in self._compiled[value_set_id].patterns():
             if pattern.search(text):
                 return found

@@ -195,6 +195,52 @@ def test_rule_separates_another_patient_from_unattributed() -> None:
     )
 
 
+def _full_rule(rule: SubjectRule, resource: dict[str, Any], full_url: str | None) -> Whose:
+    """The rule without its short cut for the plain subject: each reference judged in full."""
+    for key in ("subject", "patient"):
+        if key in resource:
+            verdict = rule._judge_reference(resource[key], resource, key, full_url)
+            if verdict.whose is not Whose.THIS_PATIENT:
+                return verdict.whose
+    return Whose.THIS_PATIENT
+
+
+@pytest.mark.parametrize("patient_id", [PATIENT_ID, f"{PATIENT_ID} ", "a.b-1"])
+@pytest.mark.parametrize(
+    "full_url", [None, f"{OTHER_SERVER}/Observation/o1", "urn:uuid:0000-1", "Observation/o1"]
+)
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"reference": f"Patient/{PATIENT_ID}"},
+        {"reference": f"Patient/{PATIENT_ID} "},
+        {"reference": f"Patient/{PATIENT_ID}/_history/2"},
+        {"reference": "Patient/a.b-1"},
+        {"reference": f"Patient/{PATIENT_ID}", "type": "Group"},
+        {"reference": f"Patient/{PATIENT_ID}", "identifier": {**MRN, "value": "77"}},
+        {"reference": f"Patient/{PATIENT_ID}", "display": "J. Smith"},
+        {"reference": f"{OTHER_SERVER}/Patient/{PATIENT_ID}"},
+        {"reference": "Patient/someone-else"},
+        {"reference": None},
+        {"reference": 12},
+    ],
+)
+def test_the_short_cut_for_a_plain_subject_agrees_with_the_full_rule(
+    patient_id: str, full_url: str | None, subject: dict[str, Any]
+) -> None:
+    """``judge`` decides ``{"reference": "Patient/<id>"}`` without the full rule; on
+    every reference near that form, with or without an entry fullUrl, it must answer
+    as the full rule does (a Patient id with a trailing space never takes the short cut)."""
+    own = {**patient(identifier=[MRN]), "id": patient_id}
+    rule = SubjectRule(own, f"https://ehr.example/fhir/Patient/{patient_id}")
+    for key in ("subject", "patient"):
+        resource = {"resourceType": "Observation", key: subject}
+        assert rule.judge(resource, full_url).whose is _full_rule(rule, resource, full_url)
+    both = {"resourceType": "Observation", "subject": {"reference": f"Patient/{patient_id}"}}
+    both["patient"] = subject
+    assert rule.judge(both, full_url).whose is _full_rule(rule, both, full_url)
+
+
 # -- the issue's example, through the CLI ----------------------------------------------
 
 

@@ -168,17 +168,20 @@ def follow_up(resources: Iterable[dict[str, Any]]) -> tuple[date | None, date | 
     death: date | None = None
     latest = ""
     for resource in resources:
-        if resource.get("resourceType") == "Patient":
-            found = parse_date(resource.get("deceasedDateTime"))
+        get = resource.get
+        if get("resourceType") == "Patient":
+            found = parse_date(get("deceasedDateTime"))
             death = found.day if found else None
-        values = [resource.get(key) for key in _DATE_KEYS]
-        for key in _PERIOD_KEYS:
-            period = resource.get(key)
-            if isinstance(period, dict):
-                values.extend((period.get("start"), period.get("end")))
-        for value in values:
-            if isinstance(value, str) and value[:10] > latest[:10] and parse_date(value):
+        for key in _DATE_KEYS:
+            value = get(key)
+            if type(value) is str and value[:10] > latest[:10] and parse_date(value):
                 latest = value
+        for key in _PERIOD_KEYS:
+            period = get(key)
+            if type(period) is dict:
+                for value in (period.get("start"), period.get("end")):
+                    if type(value) is str and value[:10] > latest[:10] and parse_date(value):
+                        latest = value
     parsed = parse_date(latest) if latest else None
     return death, parsed.day if parsed else None
 

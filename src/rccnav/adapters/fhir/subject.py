@@ -107,7 +107,7 @@ def _identifier_key(value: Any) -> tuple[str, str] | None:
 class SubjectRule:
     """Decides, for each resource, whether it is about the one Patient."""
 
-    __slots__ = ("_base", "_full_url", "_id", "_identifiers")
+    __slots__ = ("_base", "_full_url", "_id", "_identifiers", "_own_reference")
 
     def __init__(self, patient: JSON, full_url: str | None) -> None:
         self._id = as_str(patient.get("id"))
@@ -116,6 +116,11 @@ class SubjectRule:
         self._identifiers = {
             key for item in dicts(patient.get("identifier")) if (key := _identifier_key(item))
         }
+        # The usual subject, {"reference": "Patient/<id>"}: judged MINE at once when it
+        # is exactly that (no type, identifier, version or address to look into) and the
+        # resource has no fullUrl of its own; anything else takes the full rule below.
+        plain = self._id is not None and self._id == self._id.strip() and "/" not in self._id
+        self._own_reference = f"Patient/{self._id}" if plain else None
 
     def judge(self, resource: JSON, full_url: str | None = None) -> Verdict:
         """Whose record ``resource`` (with its entry ``fullUrl``, if any) belongs to."""
@@ -124,8 +129,17 @@ class SubjectRule:
             if resource.get("resourceType") in PATIENT_DATA_TYPES:
                 return Verdict(Whose.UNATTRIBUTED, "it names no patient (no subject)")
             return _SHARED
+        own = self._own_reference if full_url is None else None
         for key in present:
-            verdict = self._judge_reference(resource[key], resource, key, full_url)
+            value = resource[key]
+            if (
+                own is not None
+                and type(value) is dict
+                and len(value) == 1
+                and value.get("reference") == own
+            ):
+                continue
+            verdict = self._judge_reference(value, resource, key, full_url)
             if verdict.whose is not Whose.THIS_PATIENT:
                 return verdict
         return _MINE
