@@ -115,7 +115,8 @@ def part_path(work: Path, bucket: int) -> Path:
 def write_part(work: Path, bucket: int, result: pa.Table) -> None:
     final = part_path(work, bucket)
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_suffix(".tmp")
+    # Named for this process: a Spark task retried elsewhere cannot write into it.
+    partial = final.with_name(f"{final.stem}.{os.getpid()}.tmp")
     pq.write_table(result, partial)
     os.replace(partial, final)  # a part exists only once complete
 

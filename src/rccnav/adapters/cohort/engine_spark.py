@@ -3,14 +3,15 @@
 Spark reads the NDJSON lines as text, routes each to its patient with the same rule as
 the local engine (``Patient.id`` or the subject/patient reference; no clinical logic),
 attaches the shared Medications a patient's records reference, and writes the lines
-into hash buckets of patients (Parquet) under ``OUT/.cohort-work``. Each bucket is then
-one Spark job: patients grouped, whole patients handed to :func:`assess_patient` in
-Arrow batches (``mapInArrow``), the rows written as that bucket's part file. Each
-patient's lines are put in the same order as the local engine puts them, so both
-engines give identical rows. As with the local engine, a re-run with the same input,
-date and knowledge base skips the buckets already done (resume) and gives the same
-rows. ``--master local[*]`` runs on this machine; a cluster URL needs rccnav installed
-on the executors and the export and ``OUT`` on storage they can read.
+into hash buckets of patients (Parquet) under ``OUT/.cohort-work``. The buckets are
+then assessed as the tasks of one Spark job: each task runs the local engine's
+:func:`~rccnav.adapters.cohort.engine_local.assess_bucket` on its bucket (the same
+grouping, line order and :func:`assess_patient` per patient) and writes the bucket's
+part file. Nothing is shuffled and no row passes through the JVM: the bucket is the
+partition of patients. As with the local engine, a re-run with the same input, date
+and knowledge base skips the buckets already done (resume) and gives the same rows.
+``--master local[*]`` runs on this machine; a cluster URL needs rccnav installed on
+the executors and the export and ``OUT`` on storage they all read and write.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from rccnav.adapters.cohort.engine_local import (
     RunSummary,
+    assess_bucket,
     finish,
     part_path,
     prepare_work,
@@ -42,36 +42,8 @@ from rccnav.adapters.cohort.group import (
     bucket_count,
     export_files,
 )
-from rccnav.adapters.cohort.patient import SCHEMA, Options, assess_patient, knowledge_base, table
+from rccnav.adapters.cohort.patient import Options, knowledge_base
 from rccnav.adapters.errors import InputError
-
-_SPARK_TYPES = {
-    "string": "STRING",
-    "list<item: string>": "ARRAY<STRING>",
-    "date32[day]": "DATE",
-    "int16": "SMALLINT",
-    "int32": "INT",
-    "bool": "BOOLEAN",
-}
-
-
-def spark_schema() -> str:
-    """The row schema as Spark DDL, derived from the one Arrow schema."""
-    return ", ".join(f"{field.name} {_SPARK_TYPES[str(field.type)]}" for field in SCHEMA)
-
-
-def _assess_batches(
-    batches: Iterator[pa.RecordBatch], options: Options
-) -> Iterator[pa.RecordBatch]:
-    for batch in batches:
-        rows = []
-        for item in batch.to_pylist():
-            lines = [
-                entry["resource"]
-                for entry in sorted(item["lines"], key=lambda e: (e["rank"], e["resource"]))
-            ]
-            rows.append(assess_patient(item["pid"], lines, options))
-        yield from table(rows).to_batches()
 
 
 def _session(master: str) -> Any:
@@ -86,7 +58,6 @@ def _session(master: str) -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "256")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -104,8 +75,12 @@ def run_spark(export_dir: Path, out: Path, options: Options, master: str) -> Run
     try:
         grouped = _grouped(spark, export, work)
         pending = [b for b in range(grouped.buckets) if not part_path(work, b).exists()]
-        for bucket in pending:
-            write_part(work, bucket, _assess_bucket(spark, grouped.bucket_path(bucket), options))
+        if pending:
+            root = grouped.root
+            job = spark.sparkContext.parallelize(pending, len(pending)).mapPartitions(
+                lambda buckets: _assess_buckets(buckets, root, work, options)
+            )
+            job.collect()
         return finish(out, work, grouped, grouped.buckets - len(pending), started, "spark")
     finally:
         spark.stop()
@@ -150,30 +125,38 @@ def _route(spark: Any, export: ExportFiles, root: Path, buckets: int) -> None:
     text = spark.read.text([str(path) for path in export.files])
     value = F.col("value")
     text = text.where(F.trim(value) != "")
-    rtype = F.get_json_object(value, "$.resourceType")
-    ref = F.coalesce(
-        F.get_json_object(value, "$.subject.reference"),
-        F.get_json_object(value, "$.patient.reference"),
+    # One parse of each line for its top-level fields (json_tuple); the references are
+    # then read from the small subject / patient / medicationReference objects.
+    fields = text.select(
+        value.alias("resource"),
+        F.json_tuple(
+            value, "resourceType", "id", "subject", "patient", "medicationReference"
+        ).alias("rtype", "rid", "subject", "patient", "medref"),
     )
-    rid = F.get_json_object(value, "$.id")
+    rtype, rid = F.col("rtype"), F.col("rid")
+    ref = F.coalesce(
+        F.get_json_object(F.col("subject"), "$.reference"),
+        F.get_json_object(F.col("patient"), "$.reference"),
+    )
     pid = (
         F.when(rtype == "Patient", rid)
         .when(ref.startswith("urn:uuid:"), F.substring(ref, 10, 1 << 20))
         .otherwise(F.nullif(F.regexp_extract(ref, r"(?:^|/)Patient/([^/]+)", 1), F.lit("")))
     )
     medication = F.nullif(
-        F.regexp_extract(
-            F.get_json_object(value, "$.medicationReference.reference"), MEDICATION_KEY, 1
-        ),
+        F.regexp_extract(F.get_json_object(F.col("medref"), "$.reference"), MEDICATION_KEY, 1),
         F.lit(""),
     )
-    routed = text.select(
-        value.alias("resource"),
+    # A line json_tuple cannot parse gives no fields: only then is it checked in full
+    # (a JSON object without resourceType is valid and counted as such).
+    valid = F.when(rtype.isNull(), F.get_json_object("resource", "$").isNotNull()).otherwise(True)
+    routed = fields.select(
+        "resource",
         rtype.alias("rtype"),
         rid.alias("rid"),
         pid.alias("pid"),
         medication.alias("medication"),
-        F.get_json_object(value, "$").isNotNull().alias("valid"),
+        valid.alias("valid"),
     )
     bucket = F.when(F.col("pid").isNull() | ~F.col("valid"), F.lit(SHARED_BUCKET)).otherwise(
         F.pmod(F.xxhash64("pid"), F.lit(buckets))
@@ -220,17 +203,13 @@ def _attach_shared_medications(lines: Any, root: Path) -> int:
     return count
 
 
-def _assess_bucket(spark: Any, path: Path, options: Options) -> pa.Table:
-    """One bucket's rows: its patients assessed on the executors, collected as Arrow."""
-    from pyspark.sql import functions as F
-
-    if not path.exists():  # no patient hashed to this bucket
-        return SCHEMA.empty_table()
-    patients = (
-        spark.read.parquet(str(path))
-        .groupBy("pid")
-        .agg(F.collect_list(F.struct("rank", "resource")).alias("lines"))
-    )
-    rows = patients.mapInArrow(lambda batches: _assess_batches(batches, options), spark_schema())
-    result: pa.Table = rows.toArrow()
-    return result.cast(SCHEMA)
+def _assess_buckets(
+    buckets: Iterable[int], root: Path, work: Path, options: Options
+) -> Iterator[int]:
+    """On an executor: each bucket assessed as the local engine does it, its rows written
+    as the bucket's part file (atomically, so a retried task cannot leave half a part);
+    yields how many rows each bucket gave."""
+    for bucket in buckets:
+        result = assess_bucket(root / f"bucket={bucket}", options)
+        write_part(work, bucket, result)
+        yield result.num_rows

@@ -76,6 +76,15 @@ class ResourceIndex:
     def add(self, resource: JSON, position: str, full_url: str | None) -> None:
         rtype = resource["resourceType"]
         rid = as_str(resource.get("id"))
+        if full_url is None and rid is not None:
+            # NDJSON and arrays: one key, Type/id. A new one is indexed at once; a repeat
+            # takes the general path below (same keys, same outcome).
+            source = f"{rtype}/{rid}"
+            if source not in self.by_key:
+                entry = Entry(resource, rtype, source, position, None)
+                self.entries.append(entry)
+                self.by_key[source] = entry
+                return
         keys: list[str] = []
         if full_url:
             keys.append(full_url)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -696,10 +695,11 @@ def _count_referenced_medications(index: ResourceIndex) -> None:
 
 def _summary(index: ResourceIndex) -> InputSummary:
     _count_referenced_medications(index)
-    used: Counter[str] = Counter()
-    unused: Counter[str] = Counter(index.uncounted)
+    used: dict[str, int] = {}
+    unused: dict[str, int] = dict(index.uncounted)
     for entry in index.entries:
-        (used if entry.used else unused)[entry.rtype] += 1
+        counts = used if entry.used else unused
+        counts[entry.rtype] = counts.get(entry.rtype, 0) + 1
     return InputSummary(
         kind=index.kind, used=dict(sorted(used.items())), unused=dict(sorted(unused.items()))
     )
