@@ -76,9 +76,10 @@ def run_spark(export_dir: Path, out: Path, options: Options, master: str) -> Run
         grouped = _grouped(spark, export, work)
         pending = [b for b in range(grouped.buckets) if not part_path(work, b).exists()]
         if pending:
-            root = grouped.root
+            # Absolute: an executor does not run in the driver's working directory.
+            root, parts = grouped.root.resolve(), work.resolve()
             job = spark.sparkContext.parallelize(pending, len(pending)).mapPartitions(
-                lambda buckets: _assess_buckets(buckets, root, work, options)
+                lambda buckets: _assess_buckets(buckets, root, parts, options)
             )
             job.collect()
         return finish(out, work, grouped, grouped.buckets - len(pending), started, "spark")
