@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from rccnav import default_knowledge_base
+from rccnav.adapters.intake import Intake
 from rccnav.core.case import (
     AutoimmuneDisease,
     InfectionStatus,
@@ -55,6 +56,13 @@ EXTERNAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / 
 
 def _comorbidities(*resources: dict[str, object]):  # type: ignore[no-untyped-def]
     return read(base(*resources)).case.comorbidities
+
+
+def _after_pembrolizumab(code: dict[str, object], grade: str | None) -> Intake:
+    """A record with adjuvant pembrolizumab and an AdverseEvent naming it as the suspect."""
+    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
+    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
+    return read(base(given, event))
 
 
 # ------------------------------------------------------------------ unknown
@@ -109,9 +117,7 @@ def test_immune_colitis_grade_from_fhir_decides_whether_ipilimumab_may_be_given_
     code: dict[str, object], grade: str, excluded: bool
 ) -> None:
     # OPDIVO label / ASCO 2021: no CTLA-4 inhibitor after grade 3-4 colitis; PD-1 may resume.
-    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
-    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
-    intake = read(base(given, event))
+    intake = _after_pembrolizumab(code, grade)
     (irae,) = intake.case.comorbidities.immune_related_adverse_events or ()
     assert (irae.organ, irae.grade) == (IrAEOrgan.COLITIS, int(grade))
     kb = default_knowledge_base()
@@ -143,9 +149,7 @@ def test_grade_3_immune_hepatitis_or_nephritis_from_fhir_questions_rechallenge(
 ) -> None:
     # ASCO 2021 / OPDIVO and KEYTRUDA labels: grade 3 hepatitis or nephritis is below the bar
     # on every checkpoint inhibitor, but rechallenge needs a specialist discussion first.
-    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
-    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
-    intake = read(base(given, event))
+    intake = _after_pembrolizumab(code, grade)
     (irae,) = intake.case.comorbidities.immune_related_adverse_events or ()
     assert (irae.organ, irae.grade) == (organ, int(grade))
     kb = default_knowledge_base()
@@ -170,9 +174,7 @@ def test_fhir_and_case_file_events_are_judged_by_the_same_knowledge_base_rule(
     """The reader reports organ and grade only. It once held its own severity table, which
     barred rechallenge after grade 3 hepatitis and grade 4 endocrinopathy where the knowledge
     base (ASCO 2021) does not: the same patient got different answers from FHIR and a case file."""
-    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
-    event = adverse_event(code, grade=grade, suspect="MedicationAdministration/pem", id="ae1")
-    case = read(base(given, event)).case
+    case = _after_pembrolizumab(code, grade).case
     (irae,) = case.comorbidities.immune_related_adverse_events or ()
     assert case.comorbidities.prior_severe_immune_related_adverse_event is None
     kb = default_knowledge_base()
@@ -204,20 +206,14 @@ def test_confirmed_sjs_ten_or_dress_from_fhir_bars_rechallenge_without_a_grade(
 ) -> None:
     # KEYTRUDA and OPDIVO labels: confirmed SJS, TEN or DRESS -> permanently discontinue,
     # whatever the grade; a rash of the same grade is withheld and resumed.
-    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
-    event = adverse_event(code, grade=None, suspect="MedicationAdministration/pem", id="ae1")
-    case = read(base(given, event)).case
+    case = _after_pembrolizumab(code, None).case
     (irae,) = case.comorbidities.immune_related_adverse_events or ()
     assert (irae.organ, irae.grade) == (IrAEOrgan.SEVERE_SKIN_REACTION, None)
     assert ici_rechallenge_barred(case, default_knowledge_base()) is True
 
 
 def test_a_rash_of_unrecorded_grade_is_unknown_not_a_bar() -> None:
-    given = administration("pembrolizumab", "2024-09-10", "2024-11-20", id="pem")
-    rash = adverse_event(
-        {"text": "maculopapular rash"}, grade=None, suspect="MedicationAdministration/pem"
-    )
-    case = read(base(given, rash)).case
+    case = _after_pembrolizumab({"text": "maculopapular rash"}, None).case
     (irae,) = case.comorbidities.immune_related_adverse_events or ()
     assert irae.organ is IrAEOrgan.SKIN
     assert ici_rechallenge_barred(case, default_knowledge_base()) is None

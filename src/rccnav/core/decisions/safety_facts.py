@@ -74,25 +74,34 @@ def _meets(event: ImmuneAdverseEvent, threshold: int | None) -> bool | None:
     return event.grade >= threshold
 
 
+def _grade3_below_bar(
+    event: ImmuneAdverseEvent, kb: KnowledgeBase, questioned: bool
+) -> bool | None:
+    """Is the event of grade 3 or more yet below its organ's bar, in the organs where the
+    sources question any rechallenge (``questioned``: hepatitis, nephritis) or in the
+    others? None when its grade is not recorded; False outside that set of organs. Events
+    that already bar every checkpoint inhibitor are left to that rule."""
+    threshold = irae_threshold(event.organ, kb)
+    organs = str(kb.rule(_GRADE3_RULE).parameters["questioned_organs"]).split(",")
+    if threshold is None or (event.organ.value in organs) is not questioned:
+        return False
+    if event.grade is None:
+        return None
+    return int(kb.param(_GRADE3_RULE, "min_grade")) <= event.grade < threshold
+
+
 def _grade3_events(case: Case, kb: KnowledgeBase, questioned: bool) -> bool | None:
-    """A prior irAE at grade 3 or more that does not bar rechallenge by itself, in the
-    organs where the sources question any rechallenge (``questioned``: hepatitis,
-    nephritis) or in the others; None when the history or such an event's grade is not
-    recorded. Events that already bar every checkpoint inhibitor are left to that rule."""
+    """Any such event; None when the history or such an event's grade is not recorded."""
     events = case.comorbidities.immune_related_adverse_events
     if events is None:
         # No irAE without a checkpoint inhibitor; otherwise the history is not recorded.
         return False if _checkpoint_inhibitor_ever_given(case, kb) is False else None
-    min_grade = int(kb.param(_GRADE3_RULE, "min_grade"))
-    organs = str(kb.rule(_GRADE3_RULE).parameters["questioned_organs"]).split(",")
     grade_unknown = False
     for event in events:
-        threshold = irae_threshold(event.organ, kb)
-        if threshold is None or (event.organ.value in organs) is not questioned:
-            continue
-        if event.grade is None:
+        below = _grade3_below_bar(event, kb, questioned)
+        if below is None:
             grade_unknown = True
-        elif min_grade <= event.grade < threshold:
+        elif below:
             return True
     return None if grade_unknown else False
 
@@ -110,16 +119,11 @@ def ici_prior_grade3_irae(case: Case, kb: KnowledgeBase) -> bool | None:
 
 def grade3_events(case: Case, kb: KnowledgeBase, *, questioned: bool) -> list[str]:
     """Clinical descriptions of the grade 3 events behind the two facts above."""
-    min_grade = int(kb.param(_GRADE3_RULE, "min_grade"))
-    organs = str(kb.rule(_GRADE3_RULE).parameters["questioned_organs"]).split(",")
-    found: list[str] = []
-    for event in case.comorbidities.immune_related_adverse_events or ():
-        threshold = irae_threshold(event.organ, kb)
-        if threshold is None or (event.organ.value in organs) is not questioned:
-            continue
-        if event.grade is not None and min_grade <= event.grade < threshold:
-            found.append(_describe(event))
-    return found
+    return [
+        _describe(event)
+        for event in case.comorbidities.immune_related_adverse_events or ()
+        if _grade3_below_bar(event, kb, questioned) is True
+    ]
 
 
 def _checkpoint_inhibitor_ever_given(case: Case, kb: KnowledgeBase) -> bool | None:
